@@ -1,0 +1,121 @@
+/*
+ * isle.c: the parts of the public API that belong to no other layer:
+ * version, status code names, the per-thread error message, and the time
+ * helpers (thin wrappers over the codec's pure conversions).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "isle.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "cd_base.h"
+#include "cd_limits.h"
+#include "cd_page.h"
+#include "cd_time.h"
+
+/* The codec's status codes and limits are the public ones. */
+_Static_assert(CD_EINVAL == ISLE_EINVAL, "status codes agree");
+_Static_assert(CD_ECORRUPT == ISLE_ECORRUPT, "status codes agree");
+_Static_assert(CD_ENOMEM == ISLE_ENOMEM, "status codes agree");
+_Static_assert(CD_ETOOBIG == ISLE_ETOOBIG, "status codes agree");
+_Static_assert(CD_PAGE_SIZE_MIN == ISLE_PAGE_SIZE_MIN, "limits agree");
+_Static_assert(CD_PAGE_SIZE_MAX == ISLE_PAGE_SIZE_MAX, "limits agree");
+_Static_assert(CD_PAGE_SIZE_DEFAULT == ISLE_PAGE_SIZE_DEFAULT, "limits agree");
+_Static_assert(CD_RECORD_SIZE_MAX == ISLE_OBJECT_SIZE_MAX, "limits agree");
+_Static_assert(CD_NEST_DEPTH_MAX == ISLE_NEST_DEPTH_MAX, "limits agree");
+_Static_assert(CD_FIELDS_MAX == ISLE_FIELDS_MAX, "limits agree");
+_Static_assert(CD_KEY_SIZE_MAX == ISLE_KEY_SIZE_MAX, "limits agree");
+_Static_assert(CD_FORMAT_VERSION == ISLE_FORMAT_VERSION, "format versions agree");
+
+const char *isle_version(void) { return ISLE_VERSION_STRING; }
+
+const char *isle_strerror(int code) {
+    switch (code) {
+    case ISLE_OK: return "success";
+    case ISLE_EINVAL: return "invalid argument";
+    case ISLE_ECORRUPT: return "corrupt data";
+    case ISLE_ENOMEM: return "out of memory";
+    case ISLE_EIO: return "I/O error";
+    case ISLE_ENOTDB: return "not an isle database";
+    case ISLE_EVERSION: return "database format is newer than this library";
+    case ISLE_EBUSY: return "busy: locked or still in use";
+    case ISLE_ETOOBIG: return "a size or count limit was exceeded";
+    case ISLE_ENOTFOUND: return "not found";
+    case ISLE_ESCHEMA: return "schema mismatch";
+    case ISLE_EFULL: return "disk full";
+    case ISLE_ECANCELED: return "transaction cancelled";
+    case ISLE_EDEADLK: return "would deadlock: called on the writer thread";
+    case ISLE_EREADONLY: return "write attempted in a read transaction";
+    case ISLE_EREOPEN: return "a sync failed; close and reopen the database";
+    case ISLE_ECLOSED: return "the database is closed";
+    case ISLE_EAGAIN: return "queue full; try again";
+    default: return "unknown error";
+    }
+}
+
+static _Thread_local char errmsg_buf[512];
+
+const char *isle_errmsg(void) { return errmsg_buf; }
+
+/* Sets the calling thread's message; returns code for tail calls. */
+static int fail(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errmsg_buf, sizeof errmsg_buf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int time_status(int rc, const char *what) {
+    if (rc == 0) {
+        errmsg_buf[0] = 0;
+        return 0;
+    }
+    return fail(rc, "%s: %s", what, isle_strerror(rc));
+}
+
+int isle_time_from_timespec(const struct timespec *ts, int64_t *us) {
+    if (!ts || !us)
+        return fail(ISLE_EINVAL, "isle_time_from_timespec: NULL argument");
+    return time_status(cd_time_from_timespec(ts, us), "isle_time_from_timespec");
+}
+
+int isle_time_to_timespec(int64_t us, struct timespec *ts) {
+    if (!ts)
+        return fail(ISLE_EINVAL, "isle_time_to_timespec: NULL argument");
+    return time_status(cd_time_to_timespec(us, ts), "isle_time_to_timespec");
+}
+
+int isle_time_from_time_t(time_t t, int64_t *us) {
+    if (!us)
+        return fail(ISLE_EINVAL, "isle_time_from_time_t: NULL argument");
+    return time_status(cd_time_from_time_t(t, us), "isle_time_from_time_t");
+}
+
+int isle_time_to_time_t(int64_t us, time_t *t) {
+    if (!t)
+        return fail(ISLE_EINVAL, "isle_time_to_time_t: NULL argument");
+    return time_status(cd_time_to_time_t(us, t), "isle_time_to_time_t");
+}
+
+int isle_time_to_local(int64_t us, struct tm *tm, int32_t *usec_part) {
+    if (!tm || !usec_part)
+        return fail(ISLE_EINVAL, "isle_time_to_local: NULL argument");
+    return time_status(cd_time_to_local(us, tm, usec_part), "isle_time_to_local");
+}
+
+int isle_time_from_local(const struct tm *tm, int32_t usec_part, int64_t *us) {
+    if (!tm || !us)
+        return fail(ISLE_EINVAL, "isle_time_from_local: NULL argument");
+    return time_status(cd_time_from_local(tm, usec_part, us), "isle_time_from_local");
+}
+
+int isle_time_now(int64_t *us) {
+    struct timespec ts;
+    if (!us)
+        return fail(ISLE_EINVAL, "isle_time_now: NULL argument");
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return fail(ISLE_EIO, "isle_time_now: clock_gettime failed");
+    return isle_time_from_timespec(&ts, us);
+}

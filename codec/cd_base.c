@@ -1,0 +1,89 @@
+/*
+ * cd_base.c: varints, the XXH3 checksum wrapper, the UTF-8 validator and the
+ * failure path of ISLE_VERIFY.  Pure functions; uses libxxhash.
+ */
+#include "cd_base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+void cd_verify_failed(const char *expr, const char *file, int line) {
+    fprintf(stderr, "isle: invariant violated: %s (%s:%d)\n", expr, file, line);
+    abort();
+}
+
+size_t cd_varint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t cd_varint_put(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (size_t i = 0; i < CD_VARINT_MAX && p + i < end; i++) {
+        uint64_t b = p[i];
+        if (i == 9 && b > 1)
+            return 0; /* overflows 64 bits */
+        x |= (b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (i > 0 && b == 0)
+                return 0; /* not the shortest form */
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+uint64_t cd_hash64(const void *data, size_t len, uint64_t seed) {
+    return XXH3_64bits_withSeed(data, len, seed);
+}
+
+int cd_utf8_valid(const uint8_t *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            if (c == 0)
+                return 0;
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp, min;
+        if ((c & 0xe0) == 0xc0) {
+            n = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i < n)
+            return 0;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n;
+    }
+    return 1;
+}

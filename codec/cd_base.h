@@ -1,0 +1,111 @@
+/*
+ * cd_base.h: what every codec file shares: status codes, the diagnostic
+ * record a decoder fills in when it rejects bytes, assertions, and the
+ * little-endian loads and stores every on-disk format is written with.
+ *
+ * The codec includes nothing of isle's own.  Its status codes have the same
+ * values as the ISLE_E* codes of api/isle.h (api/ checks that with static
+ * assertions), so a codec status can be returned to a caller unchanged.
+ */
+#ifndef ISLE_CD_BASE_H
+#define ISLE_CD_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Status codes: 0 is success, negative is failure.  Never renumber. */
+enum {
+    CD_OK = 0,
+    CD_EINVAL = -1,   /* an argument is out of its documented domain */
+    CD_ECORRUPT = -2, /* bytes from outside are malformed */
+    CD_ENOMEM = -3,   /* a caller-supplied buffer or arena is too small */
+    CD_ETOOBIG = -8,  /* a named limit (cd_limits.h) was exceeded */
+};
+
+/*
+ * Where and why a decoder rejected its input.  Filled in (when the caller
+ * passes one) on every CD_ECORRUPT: the source line that detected it, a
+ * static message, and the byte offset within the input where it applies.
+ */
+typedef struct cd_diag {
+    int line;
+    const char *what;
+    size_t offset;
+} cd_diag;
+
+/* Records a corruption finding in *diag (if non-NULL); returns CD_ECORRUPT. */
+static inline int cd_corrupt_at(cd_diag *diag, int line, const char *what,
+                                size_t offset) {
+    if (diag) {
+        diag->line = line;
+        diag->what = what;
+        diag->offset = offset;
+    }
+    return CD_ECORRUPT;
+}
+#define CD_CORRUPT(diag, what, offset) \
+    cd_corrupt_at((diag), __LINE__, (what), (offset))
+
+/*
+ * ISLE_ASSERT checks a programmer's invariant in debug builds.  ISLE_VERIFY
+ * checks a cheap critical invariant in every build.  Neither is ever used
+ * on bytes that came from a file or from a caller: those get an error.
+ */
+void cd_verify_failed(const char *expr, const char *file, int line);
+#define ISLE_VERIFY(expr) \
+    ((expr) ? (void)0 : cd_verify_failed(#expr, __FILE__, __LINE__))
+#ifdef ISLE_DEBUG
+#define ISLE_ASSERT(expr) ISLE_VERIFY(expr)
+#else
+#define ISLE_ASSERT(expr) ((void)0)
+#endif
+
+/* ---- little-endian loads and stores (no alignment assumed) ---------- */
+
+static inline uint16_t cd_get16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
+}
+static inline uint32_t cd_get32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+static inline uint64_t cd_get64(const uint8_t *p) {
+    return (uint64_t)cd_get32(p) | (uint64_t)cd_get32(p + 4) << 32;
+}
+static inline void cd_put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void cd_put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline void cd_put64(uint8_t *p, uint64_t v) {
+    cd_put32(p, (uint32_t)v);
+    cd_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Unsigned LEB128 varints, at most CD_VARINT_MAX bytes for a uint64_t. */
+#define CD_VARINT_MAX 10
+size_t cd_varint_put(uint8_t *p, uint64_t v);
+size_t cd_varint_len(uint64_t v);
+/*
+ * Reads a varint from [p, end).  Returns the number of bytes read, or 0 if
+ * it runs past end, is longer than CD_VARINT_MAX, overflows 64 bits, or is
+ * not in its shortest form (so every value has exactly one encoding).
+ */
+size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
+
+/* XXH3-64 of [data, data+len) with a seed: the checksum of every format. */
+uint64_t cd_hash64(const void *data, size_t len, uint64_t seed);
+
+/*
+ * True iff [s, s+len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) and contains no NUL byte.
+ */
+int cd_utf8_valid(const uint8_t *s, size_t len);
+
+#endif /* ISLE_CD_BASE_H */

@@ -1,0 +1,294 @@
+/*
+ * cd_page.c: the page header, the checksum, the slotted layout of branch
+ * and leaf pages (cell allocation, removal, compaction, search), and the
+ * overflow and free-list containers.  Validation of untrusted pages and the
+ * meta page live in cd_page_check.c.  Pure functions over caller buffers.
+ */
+#include "cd_page.h"
+
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+int cd_page_size_valid(uint32_t size) {
+    return size >= CD_PAGE_SIZE_MIN && size <= CD_PAGE_SIZE_MAX &&
+           (size & (size - 1)) == 0;
+}
+
+void cd_page_init(uint8_t *page, uint32_t size, enum cd_page_type type,
+                  uint32_t pgno, uint64_t txn) {
+    ISLE_ASSERT(cd_page_size_valid(size));
+    memset(page, 0, size);
+    page[CD_PAGE_OFF_TYPE] = (uint8_t)type;
+    cd_put32(page + CD_PAGE_OFF_PGNO, pgno);
+    cd_put64(page + CD_PAGE_OFF_TXN, txn);
+    if (type == CD_PAGE_BRANCH || type == CD_PAGE_LEAF)
+        cd_put32(page + CD_PAGE_OFF_START, size);
+}
+
+uint64_t cd_page_checksum(const uint8_t *page, uint32_t size) {
+    static const uint8_t zero[8];
+    XXH3_state_t st;
+    XXH3_INITSTATE(&st);
+    XXH3_64bits_reset_withSeed(&st, cd_page_pgno(page));
+    XXH3_64bits_update(&st, page, CD_PAGE_OFF_CHECKSUM);
+    XXH3_64bits_update(&st, zero, sizeof zero);
+    XXH3_64bits_update(&st, page + CD_PAGE_HDR_SIZE, size - CD_PAGE_HDR_SIZE);
+    return XXH3_64bits_digest(&st);
+}
+
+void cd_page_seal(uint8_t *page, uint32_t size) {
+    cd_put64(page + CD_PAGE_OFF_CHECKSUM, cd_page_checksum(page, size));
+}
+
+/* ---- slotted pages ---------------------------------------------------- */
+
+static uint32_t page_start(const uint8_t *p) { return cd_get32(p + CD_PAGE_OFF_START); }
+static uint32_t page_frag(const uint8_t *p) { return cd_get32(p + CD_PAGE_OFF_FRAG); }
+static uint32_t slots_end(const uint8_t *p) {
+    return CD_PAGE_HDR_SIZE + 2u * cd_page_n(p);
+}
+
+uint32_t cd_page_free(const uint8_t *page, uint32_t size) {
+    (void)size;
+    return page_start(page) - slots_end(page) + page_frag(page);
+}
+
+static uint32_t leaf_cell_len_at(const uint8_t *page, uint32_t off) {
+    cd_leaf_cell c;
+    int rc = cd_leaf_cell_parse(page, off, UINT32_MAX, &c);
+    ISLE_VERIFY(rc == 0);
+    return c.cell_len;
+}
+
+static uint32_t cell_len_at(const uint8_t *page, uint32_t off) {
+    if (cd_page_type(page) == CD_PAGE_LEAF)
+        return leaf_cell_len_at(page, off);
+    cd_branch_cell c;
+    int rc = cd_branch_cell_parse(page, off, UINT32_MAX, &c);
+    ISLE_VERIFY(rc == 0);
+    return c.cell_len;
+}
+
+void cd_page_compact(uint8_t *page, uint32_t size) {
+    /* Cells are copied to a scratch image in slot order, packed against
+     * the end of the page, then copied back: simple and obviously right. */
+    uint8_t scratch[CD_PAGE_SIZE_MAX];
+    unsigned n = cd_page_n(page);
+    uint32_t top = size;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t off = cd_page_cell_off(page, i);
+        uint32_t len = cell_len_at(page, off);
+        top -= len;
+        memcpy(scratch + top, page + off, len);
+        cd_put16(page + CD_PAGE_HDR_SIZE + 2 * i, (uint16_t)top);
+    }
+    memcpy(page + top, scratch + top, size - top);
+    memset(page + slots_end(page), 0, top - slots_end(page));
+    cd_put32(page + CD_PAGE_OFF_START, top);
+    cd_put32(page + CD_PAGE_OFF_FRAG, 0);
+}
+
+uint8_t *cd_page_cell_alloc(uint8_t *page, uint32_t size, unsigned idx,
+                            uint32_t cell_len) {
+    unsigned n = cd_page_n(page);
+    ISLE_ASSERT(idx <= n);
+    if (cell_len == 0 || cd_page_free(page, size) < cell_len + 2 || n == 0xffff)
+        return NULL;
+    if (page_start(page) - slots_end(page) < cell_len + 2)
+        cd_page_compact(page, size);
+    uint32_t off = page_start(page) - cell_len;
+    uint8_t *slots = page + CD_PAGE_HDR_SIZE;
+    memmove(slots + 2 * (idx + 1), slots + 2 * idx, 2u * (n - idx));
+    cd_put16(slots + 2 * idx, (uint16_t)off);
+    cd_put16(page + CD_PAGE_OFF_N, (uint16_t)(n + 1));
+    cd_put32(page + CD_PAGE_OFF_START, off);
+    return page + off;
+}
+
+void cd_page_cell_remove(uint8_t *page, uint32_t size, unsigned idx) {
+    unsigned n = cd_page_n(page);
+    ISLE_ASSERT(idx < n);
+    uint32_t off = cd_page_cell_off(page, idx);
+    uint32_t len = cell_len_at(page, off);
+    uint8_t *slots = page + CD_PAGE_HDR_SIZE;
+    memmove(slots + 2 * idx, slots + 2 * (idx + 1), 2u * (n - idx - 1));
+    cd_put16(slots + 2 * (n - 1), 0);
+    cd_put16(page + CD_PAGE_OFF_N, (uint16_t)(n - 1));
+    if (off == page_start(page)) {
+        cd_put32(page + CD_PAGE_OFF_START, off + len);
+        memset(page + off, 0, len);
+    } else {
+        cd_put32(page + CD_PAGE_OFF_FRAG, page_frag(page) + len);
+    }
+    if (n == 1) { /* an empty page owns no fragments */
+        memset(page + CD_PAGE_HDR_SIZE, 0, size - CD_PAGE_HDR_SIZE);
+        cd_put32(page + CD_PAGE_OFF_START, size);
+        cd_put32(page + CD_PAGE_OFF_FRAG, 0);
+    }
+}
+
+/* ---- cells ------------------------------------------------------------ */
+
+uint32_t cd_leaf_cell_len(uint32_t klen, uint32_t vlen, int ovf) {
+    return (uint32_t)(cd_varint_len(klen) + cd_varint_len((uint64_t)vlen << 1)) +
+           klen + (ovf ? 4u : vlen);
+}
+
+void cd_leaf_cell_write(uint8_t *dst, const void *key, uint32_t klen,
+                        const void *val, uint32_t vlen, uint32_t ovf_pgno) {
+    size_t n = cd_varint_put(dst, klen);
+    n += cd_varint_put(dst + n, (uint64_t)vlen << 1 | (ovf_pgno != 0));
+    memcpy(dst + n, key, klen);
+    n += klen;
+    if (ovf_pgno)
+        cd_put32(dst + n, ovf_pgno);
+    else if (vlen)
+        memcpy(dst + n, val, vlen);
+}
+
+uint32_t cd_branch_cell_len(uint32_t klen) {
+    return 4u + (uint32_t)cd_varint_len(klen) + klen;
+}
+
+void cd_branch_cell_write(uint8_t *dst, uint32_t child, const void *key,
+                          uint32_t klen) {
+    cd_put32(dst, child);
+    size_t n = 4 + cd_varint_put(dst + 4, klen);
+    memcpy(dst + n, key, klen);
+}
+
+int cd_leaf_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
+                       cd_leaf_cell *out) {
+    const uint8_t *p = page + off, *end = page + limit;
+    uint64_t klen, vword;
+    size_t a = cd_varint_get(p, end, &klen);
+    if (a == 0 || klen > CD_PAGE_SIZE_MAX)
+        return CD_ECORRUPT;
+    size_t b = cd_varint_get(p + a, end, &vword);
+    if (b == 0 || (vword >> 1) > UINT32_MAX)
+        return CD_ECORRUPT;
+    uint64_t vlen = vword >> 1, body = (vword & 1) ? 4 : vlen;
+    uint64_t len = a + b + klen + body;
+    if (len > (uint64_t)(end - p))
+        return CD_ECORRUPT;
+    out->key = p + a + b;
+    out->klen = (uint32_t)klen;
+    out->vlen = (uint32_t)vlen;
+    out->cell_len = (uint32_t)len;
+    if (vword & 1) {
+        out->val = NULL;
+        out->ovf_pgno = cd_get32(out->key + klen);
+        if (out->ovf_pgno < CD_FIRST_DATA_PGNO)
+            return CD_ECORRUPT;
+    } else {
+        out->val = out->key + klen;
+        out->ovf_pgno = 0;
+    }
+    return 0;
+}
+
+int cd_branch_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
+                         cd_branch_cell *out) {
+    const uint8_t *p = page + off, *end = page + limit;
+    uint64_t klen;
+    if (end - p < 5)
+        return CD_ECORRUPT;
+    size_t a = cd_varint_get(p + 4, end, &klen);
+    if (a == 0 || klen > (uint64_t)(end - p) - 4 - a)
+        return CD_ECORRUPT;
+    out->child = cd_get32(p);
+    out->key = p + 4 + a;
+    out->klen = (uint32_t)klen;
+    out->cell_len = (uint32_t)(4 + a + klen);
+    return 0;
+}
+
+void cd_leaf_cell_get(const uint8_t *page, unsigned i, cd_leaf_cell *out) {
+    if (cd_page_n(page) == 0) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    int rc = cd_leaf_cell_parse(page, cd_page_cell_off(page, i), UINT32_MAX, out);
+    ISLE_ASSERT(rc == 0);
+    (void)rc;
+}
+
+void cd_branch_cell_get(const uint8_t *page, unsigned i, cd_branch_cell *out) {
+    int rc = cd_branch_cell_parse(page, cd_page_cell_off(page, i), UINT32_MAX, out);
+    ISLE_ASSERT(rc == 0);
+    (void)rc;
+}
+
+/* ---- search ----------------------------------------------------------- */
+
+int cd_key_cmp(const void *a, uint32_t alen, const void *b, uint32_t blen) {
+    uint32_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* The key of cell i, for either slotted type. */
+static const uint8_t *cell_key(const uint8_t *page, unsigned i, uint32_t *klen) {
+    const uint8_t *p = page + cd_page_cell_off(page, i);
+    uint64_t k = 0;
+    size_t a;
+    if (cd_page_type(page) == CD_PAGE_BRANCH) {
+        a = cd_varint_get(p + 4, p + 4 + CD_VARINT_MAX, &k);
+        *klen = (uint32_t)k;
+        return p + 4 + a;
+    }
+    a = cd_varint_get(p, p + CD_VARINT_MAX, &k);
+    size_t b = 0;
+    while (p[a + b] & 0x80)
+        b++;
+    *klen = (uint32_t)k;
+    return p + a + b + 1;
+}
+
+unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
+                        int *exact) {
+    unsigned lo = 0, hi = cd_page_n(page);
+    *exact = 0;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        uint32_t mlen;
+        const uint8_t *mkey = cell_key(page, mid, &mlen);
+        int c = cd_key_cmp(mkey, mlen, key, klen);
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            if (c == 0)
+                *exact = 1;
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+uint32_t cd_branch_child(const uint8_t *page, unsigned i) {
+    if (i >= cd_page_n(page))
+        return cd_page_aux0(page);
+    return cd_get32(page + cd_page_cell_off(page, i));
+}
+
+uint32_t cd_branch_child_for(const uint8_t *page, const void *key,
+                             uint32_t klen) {
+    int exact;
+    unsigned i = cd_page_search(page, key, klen, &exact);
+    /* Child i holds keys below key[i]; a key equal to key[i] belongs to
+     * child i + 1. */
+    return cd_branch_child(page, exact ? i + 1 : i);
+}
+
+/* ---- free list -------------------------------------------------------- */
+
+int cd_freelist_push(uint8_t *page, uint32_t size, uint32_t pgno) {
+    unsigned n = cd_page_n(page);
+    if (n >= cd_freelist_capacity(size))
+        return CD_ENOMEM;
+    cd_put32(page + CD_PAGE_HDR_SIZE + 4 * n, pgno);
+    cd_put16(page + CD_PAGE_OFF_N, (uint16_t)(n + 1));
+    return 0;
+}
