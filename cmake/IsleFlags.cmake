@@ -15,6 +15,16 @@ elseif(NOT ISLE_SANITIZE STREQUAL "")
   message(FATAL_ERROR "ISLE_SANITIZE must be '', 'address' or 'thread'")
 endif()
 
+# A fuzzing build instruments every target for coverage (the codec most of
+# all: a harness alone would give libFuzzer nothing to steer by).
+if(ISLE_BUILD_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "ISLE_BUILD_FUZZ needs clang: configure with CC=clang")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # ISLE_ASSERT is on in Debug builds; ISLE_VERIFY is always on.
 add_compile_definitions($<$<CONFIG:Debug>:ISLE_DEBUG=1>)
 

@@ -165,6 +165,9 @@ static int check_meta(const uint8_t *page, uint32_t size, uint32_t pgno,
         cd_get32(page + CD_META_OFF_FREE_HEAD) >= count ||
         cd_get32(page + CD_META_OFF_FREE_COUNT) >= count)
         return CD_CORRUPT(diag, "page numbers beyond the page count", CD_META_OFF_PAGE_COUNT);
+    if (cd_page_txn(page) != cd_get64(page + CD_META_OFF_TXN))
+        return CD_CORRUPT(diag, "meta header and body disagree on the transaction",
+                          CD_PAGE_OFF_TXN);
     if (cd_get64(page + CD_META_OFF_NEXT_TXN) <= cd_get64(page + CD_META_OFF_TXN))
         return CD_CORRUPT(diag, "next transaction id not ahead", CD_META_OFF_NEXT_TXN);
     if (!all_zero(page + CD_META_END, size - CD_META_END))
@@ -191,15 +194,15 @@ int cd_page_check_layout(const uint8_t *page, uint32_t size, uint32_t pgno,
     case CD_PAGE_BRANCH:
     case CD_PAGE_LEAF:
         return check_slotted(page, size, pgno, diag);
-    case CD_PAGE_OVERFLOW:
-        break;
-    case CD_PAGE_FREELIST:
-        return check_freelist(page, size, pgno, diag);
-    default:
+    case CD_PAGE_META:
         return check_meta(page, size, pgno, diag);
+    default:
+        break;
     }
     if (cd_get32(page + CD_PAGE_OFF_START) || cd_get32(page + CD_PAGE_OFF_FRAG))
-        return CD_CORRUPT(diag, "overflow header fields are not zero", CD_PAGE_OFF_START);
+        return CD_CORRUPT(diag, "unused header fields are not zero", CD_PAGE_OFF_START);
+    if (cd_page_type(page) == CD_PAGE_FREELIST)
+        return check_freelist(page, size, pgno, diag);
     return check_overflow(page, size, pgno, diag);
 }
 
