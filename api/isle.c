@@ -15,10 +15,25 @@
 #include "cd_time.h"
 
 /* The codec's status codes and limits are the public ones. */
-_Static_assert(CD_EINVAL == ISLE_EINVAL, "status codes agree");
-_Static_assert(CD_ECORRUPT == ISLE_ECORRUPT, "status codes agree");
-_Static_assert(CD_ENOMEM == ISLE_ENOMEM, "status codes agree");
-_Static_assert(CD_ETOOBIG == ISLE_ETOOBIG, "status codes agree");
+#define SAME_CODE(x) _Static_assert(CD_##x == ISLE_##x, "status codes agree")
+SAME_CODE(EINVAL);
+SAME_CODE(ECORRUPT);
+SAME_CODE(ENOMEM);
+SAME_CODE(EIO);
+SAME_CODE(ENOTDB);
+SAME_CODE(EVERSION);
+SAME_CODE(EBUSY);
+SAME_CODE(ETOOBIG);
+SAME_CODE(ENOTFOUND);
+SAME_CODE(ESCHEMA);
+SAME_CODE(EFULL);
+SAME_CODE(ECANCELED);
+SAME_CODE(EDEADLK);
+SAME_CODE(EREADONLY);
+SAME_CODE(EREOPEN);
+SAME_CODE(ECLOSED);
+SAME_CODE(EAGAIN);
+SAME_CODE(EEXIST);
 _Static_assert(CD_PAGE_SIZE_MIN == ISLE_PAGE_SIZE_MIN, "limits agree");
 _Static_assert(CD_PAGE_SIZE_MAX == ISLE_PAGE_SIZE_MAX, "limits agree");
 _Static_assert(CD_PAGE_SIZE_DEFAULT == ISLE_PAGE_SIZE_DEFAULT, "limits agree");
@@ -50,6 +65,7 @@ const char *isle_strerror(int code) {
     case ISLE_EREOPEN: return "a sync failed; close and reopen the database";
     case ISLE_ECLOSED: return "the database is closed";
     case ISLE_EAGAIN: return "queue full; try again";
+    case ISLE_EEXIST: return "already exists";
     default: return "unknown error";
     }
 }

@@ -64,6 +64,7 @@ ISLE_API const char *isle_version(void);
 #define ISLE_EREOPEN (-15)   /* a sync failed: the handle must be reopened */
 #define ISLE_ECLOSED (-16)   /* the handle was closed */
 #define ISLE_EAGAIN (-17)    /* a bounded queue is full; try again */
+#define ISLE_EEXIST (-18)    /* the key, object or name exists already */
 
 /*
  * A short, static description of a status code ("corrupt data", ...).

@@ -14,13 +14,31 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Status codes: 0 is success, negative is failure.  Never renumber. */
+/*
+ * Status codes: 0 is success, negative is failure.  These are isle's one
+ * list of codes, used by every layer; api/isle.h publishes the same values
+ * as ISLE_E*.  Never renumber.
+ */
 enum {
     CD_OK = 0,
-    CD_EINVAL = -1,   /* an argument is out of its documented domain */
-    CD_ECORRUPT = -2, /* bytes from outside are malformed */
-    CD_ENOMEM = -3,   /* a caller-supplied buffer or arena is too small */
-    CD_ETOOBIG = -8,  /* a named limit (cd_limits.h) was exceeded */
+    CD_EINVAL = -1,    /* an argument is out of its documented domain */
+    CD_ECORRUPT = -2,  /* bytes from outside are malformed */
+    CD_ENOMEM = -3,    /* out of memory, or a caller buffer too small */
+    CD_EIO = -4,       /* the operating system reported an I/O error */
+    CD_ENOTDB = -5,    /* not an isle file */
+    CD_EVERSION = -6,  /* format newer than this library */
+    CD_EBUSY = -7,     /* locked elsewhere, or still in use */
+    CD_ETOOBIG = -8,   /* a named limit (cd_limits.h) was exceeded */
+    CD_ENOTFOUND = -9, /* no such key, object or name */
+    CD_ESCHEMA = -10,  /* schema disagrees with the stored one */
+    CD_EFULL = -11,    /* disk full */
+    CD_ECANCELED = -12,
+    CD_EDEADLK = -13,
+    CD_EREADONLY = -14,
+    CD_EREOPEN = -15,  /* a sync failed: the handle must be reopened */
+    CD_ECLOSED = -16,
+    CD_EAGAIN = -17,
+    CD_EEXIST = -18,   /* the key or name exists already */
 };
 
 /*
