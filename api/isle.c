@@ -118,13 +118,25 @@ int isle_time_to_time_t(int64_t us, time_t *t) {
 int isle_time_to_local(int64_t us, struct tm *tm, int32_t *usec_part) {
     if (!tm || !usec_part)
         return fail(ISLE_EINVAL, "isle_time_to_local: NULL argument");
-    return time_status(cd_time_to_local(us, tm, usec_part), "isle_time_to_local");
+    return time_status(cd_time_to_tm_local(us, tm, usec_part), "isle_time_to_local");
 }
 
 int isle_time_from_local(const struct tm *tm, int32_t usec_part, int64_t *us) {
     if (!tm || !us)
         return fail(ISLE_EINVAL, "isle_time_from_local: NULL argument");
-    return time_status(cd_time_from_local(tm, usec_part, us), "isle_time_from_local");
+    return time_status(cd_time_from_tm_local(tm, usec_part, us), "isle_time_from_local");
+}
+
+int isle_time_to_utc(int64_t us, struct tm *tm, int32_t *usec_part) {
+    if (!tm || !usec_part)
+        return fail(ISLE_EINVAL, "isle_time_to_utc: NULL argument");
+    return time_status(cd_time_to_tm_utc(us, tm, usec_part), "isle_time_to_utc");
+}
+
+int isle_time_from_utc(const struct tm *tm, int32_t usec_part, int64_t *us) {
+    if (!tm || !us)
+        return fail(ISLE_EINVAL, "isle_time_from_utc: NULL argument");
+    return time_status(cd_time_from_tm_utc(tm, usec_part, us), "isle_time_from_utc");
 }
 
 int isle_time_now(int64_t *us) {

@@ -94,23 +94,34 @@ ISLE_API const char *isle_errmsg(void);
 
 /*
  * Conversions between UTC microseconds and the C library's time types.
- * Microseconds before 1970 round toward negative infinity, so -1 us is
- * 1969-12-31T23:59:59.999999Z.  Converting to microseconds drops digits
- * finer than a microsecond (toward negative infinity).
+ * Rounding is toward negative infinity: -1 us is 1969-12-31T23:59:59.999999Z
+ * (time_t -1, timespec {-1, 999999000}); converting to a coarser unit drops
+ * the finer digits that way, converting to a finer one is exact.  Outputs
+ * are written only on success.
  *
- * Errors: ISLE_EINVAL for a NULL pointer, a null time (ISLE_NULL_TIME) or a
- * struct tm/timespec field out of range; ISLE_ETOOBIG when the value does
- * not fit the destination type.
+ * Errors (all of them): ISLE_EINVAL for a NULL pointer, a null time
+ * (ISLE_NULL_TIME), a malformed input (tv_nsec outside [0, 999999999],
+ * usec_part outside [0, 999999]) or a value the destination cannot hold
+ * (seconds whose microseconds overflow int64_t; a year beyond int).
  */
 ISLE_API int isle_time_from_timespec(const struct timespec *ts, int64_t *us);
 ISLE_API int isle_time_to_timespec(int64_t us, struct timespec *ts);
 ISLE_API int isle_time_from_time_t(time_t t, int64_t *us);
 ISLE_API int isle_time_to_time_t(int64_t us, time_t *t);
-/* Broken-down local time (the process's TZ) to and from microseconds;
- * *usec_part receives / supplies the microseconds within the second. */
+/*
+ * Broken-down time, in the process's local time zone (TZ; call tzset()
+ * after changing it) or in UTC, to and from microseconds.  *usec_part
+ * receives / supplies the microseconds within the second.  Reading a
+ * struct tm normalises out-of-range fields as mktime/timegm do and ignores
+ * tm_wday and tm_yday; for local time tm_isdst < 0 lets the C library
+ * decide whether daylight saving time applies.
+ */
 ISLE_API int isle_time_to_local(int64_t us, struct tm *tm, int32_t *usec_part);
 ISLE_API int isle_time_from_local(const struct tm *tm, int32_t usec_part,
                                   int64_t *us);
+ISLE_API int isle_time_to_utc(int64_t us, struct tm *tm, int32_t *usec_part);
+ISLE_API int isle_time_from_utc(const struct tm *tm, int32_t usec_part,
+                                int64_t *us);
 /* The current time, from CLOCK_REALTIME.  Errors: ISLE_EINVAL (NULL). */
 ISLE_API int isle_time_now(int64_t *us);
 

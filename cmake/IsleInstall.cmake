@@ -21,6 +21,10 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/isleConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/isleConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/isle)
 
+# isle.pc finds its prefix relative to itself, so an install with
+# `cmake --install --prefix DIR` works wherever DIR is.
+file(RELATIVE_PATH ISLE_PC_TO_PREFIX
+  /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 configure_file(cmake/isle.pc.in ${CMAKE_CURRENT_BINARY_DIR}/isle.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/isle.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-void cd_verify_failed(const char *expr, const char *file, int line) {
+_Noreturn void cd_verify_failed(const char *expr, const char *file, int line) {
     fprintf(stderr, "isle: invariant violated: %s (%s:%d)\n", expr, file, line);
     abort();
 }

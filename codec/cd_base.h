@@ -70,7 +70,7 @@ static inline int cd_corrupt_at(cd_diag *diag, int line, const char *what,
  * checks a cheap critical invariant in every build.  Neither is ever used
  * on bytes that came from a file or from a caller: those get an error.
  */
-void cd_verify_failed(const char *expr, const char *file, int line);
+_Noreturn void cd_verify_failed(const char *expr, const char *file, int line);
 #define ISLE_VERIFY(expr) \
     ((expr) ? (void)0 : cd_verify_failed(#expr, __FILE__, __LINE__))
 #ifdef ISLE_DEBUG

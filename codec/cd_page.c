@@ -161,6 +161,7 @@ int cd_leaf_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
                        cd_leaf_cell *out) {
     const uint8_t *p = page + off, *end = page + limit;
     uint64_t klen, vword;
+    memset(out, 0, sizeof *out);
     size_t a = cd_varint_get(p, end, &klen);
     if (a == 0 || klen > CD_PAGE_SIZE_MAX)
         return CD_ECORRUPT;
@@ -191,6 +192,7 @@ int cd_branch_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
                          cd_branch_cell *out) {
     const uint8_t *p = page + off, *end = page + limit;
     uint64_t klen;
+    memset(out, 0, sizeof *out);
     if (end - p < 5)
         return CD_ECORRUPT;
     size_t a = cd_varint_get(p + 4, end, &klen);
