@@ -238,7 +238,7 @@ int cd_key_get(const uint8_t *key, size_t len, size_t *pos, unsigned type,
  * may be NULL to only validate).  Returns CD_EINVAL if n is 0 or above
  * CD_KEY_PARTS_MAX or a type is unknown (whatever the bytes);
  * CD_ECORRUPT if the key is longer than CD_KEY_SIZE_MAX, a component is
- * invalid, or bytes are left over.
+ * invalid, or bytes are left over.  On an error out[] holds nothing useful.
  */
 int cd_key_decode(const uint8_t *key, size_t len, const uint8_t *types,
                   unsigned n, cd_key_val *out, cd_diag *diag);
