@@ -75,13 +75,16 @@
  *   - embedded records are valid against the field's schema, and records
  *     nest at most CD_NEST_DEPTH_MAX deep (the top-level record is 1).
  *
- * So the format is canonical: a valid record with S equal to the schema's
- * static size is exactly what cd_record_encode writes for the values it
- * decodes to.  The strict order is also what bounds the work: validation
- * is one forward pass, every byte of input is examined once, and no item
- * can be shared by two offsets (no "many elements point at one big object"
- * blow-up).  Decoding into a value tree does extra work only for fields
- * beyond S (filled in as nulls), bounded by the caller's arena.
+ * So the format is canonical: a valid record whose static sections (its
+ * own and every embedded record's) have their schemas' full sizes is
+ * exactly what cd_record_encode writes for the values it decodes to.
+ *
+ * The strict order is also what bounds the work on hostile input: no item
+ * can be reached through two offsets (so no "many elements point at one
+ * big object" blow-up), and validation is one forward pass that looks at
+ * each input byte at most once.  Decoding into a value tree does extra
+ * work only for fields beyond S (filled in as nulls), bounded by the
+ * caller's arena.
  */
 #ifndef ISLE_CD_RECORD_H
 #define ISLE_CD_RECORD_H

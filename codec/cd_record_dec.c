@@ -40,7 +40,8 @@ typedef struct wrec {
 } wrec;
 
 static int bad(const walk *k, int line, const char *what, const uint8_t *where) {
-    return cd_corrupt_at(k->diag, line, what, (size_t)(where - k->top));
+    return cd_corrupt_at(k->diag, line, what,
+                         (size_t)((uintptr_t)where - (uintptr_t)k->top));
 }
 #define BAD(k, what, where) bad((k), __LINE__, (what), (where))
 
