@@ -6,13 +6,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "isle.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 
 #include "cd_base.h"
 #include "cd_limits.h"
 #include "cd_page.h"
 #include "cd_time.h"
+#include "en.h"
 
 /* The codec's status codes and limits are the public ones. */
 #define SAME_CODE(x) _Static_assert(CD_##x == ISLE_##x, "status codes agree")
@@ -70,22 +69,13 @@ const char *isle_strerror(int code) {
     }
 }
 
-static _Thread_local char errmsg_buf[512];
+const char *isle_errmsg(void) { return en_errmsg(); }
 
-const char *isle_errmsg(void) { return errmsg_buf; }
-
-/* Sets the calling thread's message; returns code for tail calls. */
-static int fail(int code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errmsg_buf, sizeof errmsg_buf, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#define fail en_fail
 
 static int time_status(int rc, const char *what) {
     if (rc == 0) {
-        errmsg_buf[0] = 0;
+        en_clear_error();
         return 0;
     }
     return fail(rc, "%s: %s", what, isle_strerror(rc));

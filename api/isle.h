@@ -88,6 +88,206 @@ ISLE_API const char *isle_errmsg(void);
 #define ISLE_FIELDS_MAX 1024u            /* fields of one object type */
 #define ISLE_KEY_SIZE_MAX 1024u          /* encoded index key bytes */
 
+/* ---- databases ------------------------------------------------------------- */
+
+/*
+ * A database is one file (path) and its write-ahead log (path + "-wal").
+ * A handle may be used from any thread.  Opening takes an exclusive lock
+ * on the file: a second open, in this process or another, fails with
+ * ISLE_EBUSY until the first handle is closed.
+ */
+typedef struct isle_db isle_db;
+typedef struct isle_txn isle_txn;
+
+/* Durability of a commit. */
+#define ISLE_SYNC_FULL 0   /* on disk when the commit returns (one log sync) */
+#define ISLE_SYNC_NORMAL 1 /* the log is synced at checkpoints: a crash may
+                              lose the last commits, never consistency */
+#define ISLE_SYNC_OFF 2    /* never synced: for scratch data */
+
+typedef struct isle_options {
+    uint32_t page_size;        /* new databases: a power of two in
+                                  [ISLE_PAGE_SIZE_MIN, MAX]; 0: 4096 */
+    int sync;                  /* ISLE_SYNC_*; default FULL */
+    uint64_t checkpoint_bytes; /* checkpoint when the log passes this;
+                                  0: 64 MiB */
+    size_t cache_bytes;        /* memory bound for pages; 0: 64 MiB */
+    int create;                /* create a missing database (default 1) */
+} isle_options;
+
+/* Fills *opt with the defaults. */
+ISLE_API void isle_options_init(isle_options *opt);
+
+/*
+ * Opens the database at path (opt NULL: the defaults).  A log left by a
+ * crash is recovered: every transaction whose commit returned (in FULL
+ * mode) is there, and no part of one that did not.
+ * Errors: ISLE_EINVAL (NULL or empty path, bad options), ISLE_ENOTFOUND
+ * (missing and opt->create is 0), ISLE_EBUSY (locked by another handle or
+ * process), ISLE_ENOTDB (not an isle database), ISLE_EVERSION (written by
+ * a newer format), ISLE_ECORRUPT (damaged beyond recovery; the message
+ * names the page or log offset), ISLE_EIO, ISLE_EFULL, ISLE_ENOMEM.  A file
+ * that fails to open is not written to.
+ */
+ISLE_API int isle_open(const char *path, const isle_options *opt, isle_db **out);
+
+/*
+ * Checkpoints and closes the database, releasing its lock.  Errors:
+ * ISLE_EINVAL (NULL), ISLE_EBUSY (read transactions are still open, or
+ * called inside a write: nothing is done).  Any other failure is from the
+ * final checkpoint: the handle is closed anyway and no commit is lost
+ * (the log keeps it for the next open).
+ */
+ISLE_API int isle_close(isle_db *db);
+
+/* ---- transactions ---------------------------------------------------------- */
+
+/*
+ * A read transaction sees one committed state, the newest when it began,
+ * for its whole life, whatever commits meanwhile.  Beginning, reading and
+ * ending take no lock and never wait for a writer.  Any number may be open
+ * on any threads; one transaction is used by one thread at a time.  A long
+ * read keeps pages it can see from being reused (the file grows instead).
+ * Errors: ISLE_EINVAL (NULL), ISLE_EAGAIN (all 256 reader slots in use),
+ * ISLE_ENOMEM.
+ */
+ISLE_API int isle_read_begin(isle_db *db, isle_txn **out);
+/* Ends a read transaction: values and cursors of it become invalid.
+ * Errors: ISLE_EINVAL (NULL, or a write transaction). */
+ISLE_API int isle_read_end(isle_txn *txn);
+
+/*
+ * Runs fn(txn, arg) in a write transaction and commits it if fn returns
+ * 0; if fn returns an error, rolls back (nothing of it is visible) and
+ * returns that error.  Write transactions run one at a time.  Calling
+ * isle_write again from inside fn returns ISLE_EDEADLK.
+ * Errors: fn's own, ISLE_EINVAL (NULL db or fn), ISLE_EDEADLK, ISLE_EREOPEN
+ * (a sync failed earlier: close and reopen), and from the commit ISLE_EIO,
+ * ISLE_EFULL, ISLE_ENOMEM: a commit that fails writing or syncing the log
+ * is not visible, and the handle then refuses writes (ISLE_EREOPEN) until
+ * it is reopened, which recovers every acknowledged commit.
+ */
+typedef int (*isle_write_fn)(isle_txn *txn, void *arg);
+ISLE_API int isle_write(isle_db *db, isle_write_fn fn, void *arg);
+
+/* ---- key/value trees ------------------------------------------------------- */
+
+/*
+ * Named trees of byte keys (1..512 bytes, memcmp order, shorter first on a
+ * common prefix) and byte values (0..ISLE_OBJECT_SIZE_MAX bytes), the layer
+ * collections are built on.  A tree handle is valid in every transaction
+ * of its database until it closes.
+ */
+typedef uint32_t isle_tree;
+#define ISLE_KV_CREATE 0x1u       /* isle_kv_open: create if missing */
+#define ISLE_KV_NOOVERWRITE 0x1u  /* isle_kv_put: fail if the key exists */
+#define ISLE_KV_KEY_MAX 512u
+
+/* A value read from a tree: data[0, len) stays valid and unchanged until
+ * isle_kv_release or the end of its transaction.  In a write transaction,
+ * release values of a tree before writing to that tree. */
+typedef struct isle_val {
+    const void *data;
+    size_t len;
+    void *priv_[3];
+} isle_val;
+
+/*
+ * Finds tree `name` (1..255 bytes of UTF-8) in txn's snapshot; with
+ * ISLE_KV_CREATE, in a write transaction, creates it if missing.
+ * Errors: ISLE_EINVAL (NULL, bad name or flags), ISLE_ENOTFOUND,
+ * ISLE_EREADONLY (create in a read transaction), ISLE_ETOOBIG (1024 names
+ * per handle), ISLE_ECORRUPT, ISLE_EIO.
+ */
+ISLE_API int isle_kv_open(isle_txn *txn, const char *name, unsigned flags,
+                          isle_tree *out);
+/* Deletes tree `name` and its contents.  Errors: as isle_kv_open, and
+ * ISLE_EREADONLY in a read transaction. */
+ISLE_API int isle_kv_drop(isle_txn *txn, const char *name);
+
+/* Errors for the three below: ISLE_EINVAL (NULL, empty key, unknown
+ * handle), ISLE_ETOOBIG (key or value too long), ISLE_ENOTFOUND (no such
+ * key, or the tree does not exist in this snapshot), ISLE_EREADONLY (put
+ * or del in a read transaction), ISLE_EEXIST (put with
+ * ISLE_KV_NOOVERWRITE), ISLE_ECORRUPT, ISLE_EIO, ISLE_ENOMEM.  A put or del
+ * failing with another code than EINVAL, ETOOBIG, ENOTFOUND or EEXIST
+ * leaves the write transaction able only to roll back. */
+ISLE_API int isle_kv_get(isle_txn *txn, isle_tree tree, const void *key,
+                         size_t klen, isle_val *out);
+ISLE_API int isle_kv_put(isle_txn *txn, isle_tree tree, const void *key,
+                         size_t klen, const void *val, size_t vlen,
+                         unsigned flags);
+ISLE_API int isle_kv_del(isle_txn *txn, isle_tree tree, const void *key,
+                         size_t klen);
+/* Releases a value (a zeroed isle_val is a no-op). */
+ISLE_API void isle_kv_release(isle_txn *txn, isle_val *val);
+
+/*
+ * Cursors walk a tree in key order.  first/last/seek (the first key >=
+ * key) return ISLE_ENOTFOUND when there is no such entry; next/prev return
+ * ISLE_ENOTFOUND past either end and stay where they were.  A write to the
+ * tree in the same transaction invalidates its cursors (ISLE_EINVAL
+ * afterwards).  Close cursors before the transaction ends or commits.
+ * isle_cursor_get: the key points into the database, valid until the
+ * cursor moves; the value as isle_kv_get (val may be NULL).
+ */
+typedef struct isle_cursor isle_cursor;
+ISLE_API int isle_cursor_open(isle_txn *txn, isle_tree tree, isle_cursor **out);
+ISLE_API void isle_cursor_close(isle_cursor *cur);
+ISLE_API int isle_cursor_first(isle_cursor *cur);
+ISLE_API int isle_cursor_last(isle_cursor *cur);
+ISLE_API int isle_cursor_seek(isle_cursor *cur, const void *key, size_t klen);
+ISLE_API int isle_cursor_next(isle_cursor *cur);
+ISLE_API int isle_cursor_prev(isle_cursor *cur);
+ISLE_API int isle_cursor_get(isle_cursor *cur, const void **key, size_t *klen,
+                             isle_val *val);
+
+/* ---- maintenance ----------------------------------------------------------- */
+
+/*
+ * Copies committed pages from the log into the database file and resets
+ * the log once no reader still uses it.  Waits for a running write.
+ * Errors: ISLE_EINVAL, ISLE_EBUSY (inside a write), ISLE_EREOPEN, ISLE_EIO,
+ * ISLE_EFULL.
+ */
+ISLE_API int isle_checkpoint(isle_db *db);
+
+typedef struct isle_stats {
+    uint32_t page_size;
+    uint64_t page_count;        /* pages in the file, meta pages included */
+    uint64_t free_pages;
+    uint64_t freelist_pages;
+    uint64_t trees;
+    uint32_t catalog_depth;
+    uint64_t log_bytes;
+    uint64_t last_txn;
+    uint64_t oldest_reader_txn; /* snapshot of the oldest open read, 0: none */
+    uint32_t readers;
+    uint64_t checkpoints, commits, log_syncs; /* since open */
+} isle_stats;
+/* Errors: ISLE_EINVAL, ISLE_EDEADLK (inside a write), ISLE_ECORRUPT, ISLE_EIO. */
+ISLE_API int isle_stat(isle_db *db, isle_stats *st);
+
+/* One tree's shape, for isle_stat_trees (name valid during the call). */
+typedef struct isle_tree_stats {
+    const char *name;
+    uint32_t depth; /* levels: 0 empty, 1 a single leaf */
+    uint64_t entries, branch_pages, leaf_pages, overflow_pages, bytes_used;
+} isle_tree_stats;
+/* Calls fn once per tree of the newest snapshot, in name order.  Errors:
+ * ISLE_EINVAL, ISLE_EAGAIN, ISLE_ECORRUPT, ISLE_EIO, ISLE_ENOMEM. */
+ISLE_API int isle_stat_trees(isle_db *db, void (*fn)(void *arg, const isle_tree_stats *st),
+                             void *arg);
+
+/*
+ * Verifies the whole database: every page is reachable exactly once or is
+ * free, checksums, key order within and across pages, child bounds, the
+ * free list.  Returns 0 when sound; ISLE_ECORRUPT with *bad_page (may be
+ * NULL) and isle_errmsg() naming the first problem; ISLE_EIO, ISLE_ENOMEM;
+ * ISLE_EDEADLK inside a write.
+ */
+ISLE_API int isle_check(isle_db *db, uint64_t *bad_page);
+
 /* ---- time ------------------------------------------------------------------ */
 
 #define ISLE_NULL_TIME INT64_MIN

@@ -1,0 +1,184 @@
+/*
+ * en.h: the storage engine as the api layer sees it: a database handle over
+ * the main file and its log, read and write transactions, named trees
+ * found through the catalog, checkpoints and the integrity check.
+ *
+ * Concurrency model.  Any number of read transactions, on any threads,
+ * each pinned to one committed snapshot; at most one write transaction at
+ * a time (en_write_begin serialises them).  A reader never takes a lock:
+ * it publishes its snapshot in a reader slot (a hazard pointer) with
+ * atomics.  Pages a snapshot can reach are never written in place: the
+ * B+tree is copy-on-write and a freed page is reused only once no live
+ * snapshot can reach it.
+ *
+ * Durability.  A write transaction commits by appending its dirty pages
+ * and a commit record (the new meta) to the log; in EN_SYNC_FULL the log
+ * is synced before en_commit returns.  A checkpoint copies the newest
+ * committed page images into the main file, syncs it, writes a meta page
+ * and resets the log.  Opening recovers: the committed transactions found
+ * in the log are replayed and checkpointed.
+ *
+ * Errors are CD_* codes (the ISLE_E* values); every failure also leaves a
+ * message for the calling thread (en_errmsg).
+ *
+ * Uses btree/, wal/, os/ and codec/.
+ */
+#ifndef ISLE_EN_H
+#define ISLE_EN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cd_base.h"
+#include "os.h"
+
+typedef struct en_db en_db;
+typedef struct en_txn en_txn;
+
+/* Durability modes.  Stored nowhere: a property of the open handle. */
+enum en_sync {
+    EN_SYNC_FULL = 0,   /* a commit is on disk when it returns */
+    EN_SYNC_NORMAL = 1, /* the log is synced at checkpoints */
+    EN_SYNC_OFF = 2,    /* never synced: a crash may lose anything */
+};
+
+typedef struct en_options {
+    uint32_t page_size;        /* for a new database; 0: default */
+    enum en_sync sync;
+    uint64_t checkpoint_bytes; /* auto-checkpoint when the log passes it; 0: default */
+    size_t cache_bytes;        /* bound on memory for pages; 0: default */
+    int create;                /* create the database if it is missing */
+    os_vfs *vfs;               /* NULL: the POSIX one */
+} en_options;
+
+#define EN_DEFAULT_CHECKPOINT_BYTES (64ull << 20)
+#define EN_DEFAULT_CACHE_BYTES ((size_t)64 << 20)
+/* Reader slots: concurrent read transactions (then CD_EAGAIN). */
+#define EN_READERS_MAX 256u
+/* Named trees open in one handle, and the longest name. */
+#define EN_TREES_MAX 1024u
+#define EN_NAME_MAX 255u
+
+/*
+ * Opens (or with opt->create, creates) the database at path and its log
+ * path + "-wal".  Errors: CD_EINVAL (bad options or path), CD_ENOTFOUND
+ * (missing and not create), CD_EBUSY (locked by another handle or
+ * process), CD_ENOTDB, CD_EVERSION, CD_ECORRUPT, CD_EIO, CD_EFULL,
+ * CD_ENOMEM.  On failure nothing has been written to an existing file.
+ */
+int en_open(const char *path, const en_options *opt, en_db **out);
+/* Checkpoints and closes.  CD_EBUSY (nothing done) while transactions are
+ * open.  The handle is freed even if the final checkpoint fails (its
+ * status is returned; the log keeps every commit). */
+int en_close(en_db *db);
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* A read transaction on the newest committed snapshot.  CD_EAGAIN if all
+ * reader slots are taken, CD_ENOMEM. */
+int en_read_begin(en_db *db, en_txn **out);
+/* The write transaction.  Waits for another one to end.  CD_EREOPEN once
+ * a sync has failed. */
+int en_write_begin(en_db *db, en_txn **out);
+/* Commits a write transaction (and ends it whatever happens).  A failure
+ * rolls it back: nothing of it is visible. */
+int en_commit(en_txn *txn);
+/* Ends a read transaction or rolls back a write transaction. */
+void en_txn_end(en_txn *txn);
+int en_txn_is_write(const en_txn *txn);
+uint64_t en_txn_id(const en_txn *txn);
+
+/* ---- named trees ----------------------------------------------------------- */
+
+/* A tree handle: valid for the life of the en_db, in any transaction. */
+typedef uint32_t en_tree;
+#define EN_TREE_CREATE 0x1u
+
+/*
+ * Finds tree `name` (1..EN_NAME_MAX bytes of UTF-8) in the catalog of
+ * txn's snapshot; with EN_TREE_CREATE (write transactions only) creates it
+ * when missing.  CD_ENOTFOUND, CD_EINVAL (bad name), CD_EREADONLY (create
+ * in a read transaction), CD_ETOOBIG (EN_TREES_MAX).
+ */
+int en_tree_open(en_txn *txn, const char *name, unsigned flags, en_tree *out);
+/* Deletes a tree and everything in it.  CD_ENOTFOUND. */
+int en_tree_drop(en_txn *txn, const char *name);
+
+/* A value: bytes valid until en_val_release (or the transaction ends). */
+typedef struct en_val {
+    const uint8_t *data;
+    uint32_t len;
+    void *priv_[3];
+} en_val;
+
+int en_get(en_txn *txn, en_tree t, const void *key, uint32_t klen, en_val *out);
+void en_val_release(en_txn *txn, en_val *val);
+/* flags: EN_PUT_NOOVERWRITE gives CD_EEXIST for an existing key. */
+#define EN_PUT_NOOVERWRITE 0x1u
+int en_put(en_txn *txn, en_tree t, const void *key, uint32_t klen,
+           const void *val, uint32_t vlen, unsigned flags);
+int en_del(en_txn *txn, en_tree t, const void *key, uint32_t klen);
+
+/* Cursors: see bt.h for the movement rules.  A write to a tree closes
+ * (invalidates) the open cursors of that tree in the transaction:
+ * their next call returns CD_EINVAL. */
+typedef struct en_cursor en_cursor;
+int en_cursor_open(en_txn *txn, en_tree t, en_cursor **out);
+void en_cursor_close(en_cursor *c);
+int en_cursor_first(en_cursor *c);
+int en_cursor_last(en_cursor *c);
+int en_cursor_seek(en_cursor *c, const void *key, uint32_t klen);
+int en_cursor_next(en_cursor *c);
+int en_cursor_prev(en_cursor *c);
+int en_cursor_get(en_cursor *c, const uint8_t **key, uint32_t *klen, en_val *val);
+
+/* ---- maintenance ---------------------------------------------------------- */
+
+/* Copies committed pages into the main file and resets the log when no
+ * reader still uses it.  CD_EBUSY inside a write transaction. */
+int en_checkpoint(en_db *db);
+
+typedef struct en_stats {
+    uint32_t page_size;
+    uint64_t page_count;
+    uint64_t free_pages;
+    uint64_t freelist_pages;
+    uint64_t trees;
+    uint64_t log_bytes;
+    uint64_t last_txn;
+    uint64_t oldest_reader_txn; /* 0 if no reader */
+    uint32_t readers;
+    uint32_t catalog_depth;
+    uint64_t checkpoints;
+    uint64_t commits;
+    uint64_t log_syncs;
+} en_stats;
+int en_stat(en_db *db, en_stats *st);
+
+/* Per-tree figures for en_tree_stat_each. */
+typedef struct en_tree_stats {
+    const char *name;
+    uint32_t depth;
+    uint64_t entries, branch_pages, leaf_pages, overflow_pages, bytes_used;
+} en_tree_stats;
+int en_tree_stat_each(en_db *db, void (*fn)(void *arg, const en_tree_stats *st),
+                      void *arg);
+
+/*
+ * The integrity check of the newest committed snapshot: every page is
+ * reachable exactly once (from the catalog, a tree, an overflow chain or
+ * the free list) or is a free page, every page verifies, keys are in order
+ * within and across pages, children lie within their parents' bounds.
+ * Returns 0, or CD_ECORRUPT with *bad_pgno and the message (en_errmsg)
+ * naming the first problem, or an I/O status.
+ */
+int en_check(en_db *db, uint64_t *bad_pgno);
+
+/* The calling thread's message about its last failure ("" if none), and
+ * the setter every layer above uses.  en_fail returns code. */
+const char *en_errmsg(void);
+int en_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void en_clear_error(void);
+
+#endif /* ISLE_EN_H */

@@ -1,0 +1,119 @@
+/*
+ * en_ckpt.c: checkpoints.  Copies the newest committed image of every page
+ * in the log into the main file, syncs it, writes the state into the older
+ * of the two meta pages and syncs that, then resets the log once no reader
+ * is still bounded by it.
+ *
+ * Safety: a page image in the log was written by a transaction that
+ * allocated that page number, either past the old end of the file or from
+ * pages no live snapshot could reach; so the old contents at that place in
+ * the main file are unreachable and may be overwritten while readers run.
+ * Readers that started before the checkpoint read those pages from the
+ * log; the snapshot published afterwards reads them from the main file.
+ * The meta is written only after the pages it names are durable, and the
+ * log is reset only after the meta is.  Uses wal/, os/, codec/.
+ */
+#include <stdlib.h>
+
+#include "en_int.h"
+
+int en_meta_write(en_db *db, const en_state *st) {
+    uint8_t *page = NULL;
+    if (posix_memalign((void **)&page, 64, db->page_size) != 0)
+        return en_fail(CD_ENOMEM, "out of memory writing the meta page");
+    int slot = 1 - db->meta_slot;
+    cd_meta m = {.version = CD_FORMAT_VERSION, .page_size = db->page_size,
+                 .txn = st->txn, .page_count = st->page_count,
+                 .catalog_root = st->catalog_root, .free_head = st->free_head,
+                 .free_count = st->free_count, .db_id = st->db_id,
+                 .next_txn = st->next_txn};
+    cd_meta_encode(page, (uint32_t)slot, &m);
+    int rc = os_write(db->file, (uint64_t)slot * db->page_size, page, db->page_size);
+    free(page);
+    if (rc)
+        return en_latch(db, rc, "writing the meta page");
+    if (db->opt.sync != EN_SYNC_OFF && (rc = os_sync(db->file)) != 0)
+        return en_latch(db, rc, "syncing the main file");
+    db->meta_slot = slot;
+    db->ckpt_txn = st->txn;
+    return 0;
+}
+
+/* Copies frames 1..max_frame into the main file and syncs it. */
+static int copy_frames(en_db *db, uint64_t max_frame) {
+    wal_ckpt *it;
+    uint8_t *page = NULL;
+    int rc = wal_checkpoint_begin(db->wal, max_frame, &it);
+    if (rc)
+        return en_fail(rc, "starting a checkpoint");
+    if (posix_memalign((void **)&page, 64, db->page_size) != 0) {
+        wal_checkpoint_end(it);
+        return en_fail(CD_ENOMEM, "out of memory for a checkpoint");
+    }
+    wal_frame_ref ref;
+    while (rc == 0 && wal_checkpoint_next(it, &ref) == 1) {
+        cd_diag d = {0};
+        if (ref.frame <= db->ckpt_frame)
+            continue; /* copied by an earlier checkpoint of this generation */
+        rc = wal_read_page(db->wal, &ref, page, NULL, &d);
+        if (rc) {
+            rc = en_fail(rc, "checkpoint: reading page %u from the log: %s", ref.pgno,
+                         d.what ? d.what : en_code_name(rc));
+            break;
+        }
+        rc = os_write(db->file, (uint64_t)ref.pgno * db->page_size, page, db->page_size);
+        if (rc)
+            rc = en_latch(db, rc, "checkpoint: writing the main file");
+    }
+    wal_checkpoint_end(it);
+    free(page);
+    uint64_t size = 0, want = (uint64_t)db->state.page_count * db->page_size;
+    if (rc == 0 && (rc = os_size(db->file, &size)) == 0 && size < want)
+        rc = os_truncate(db->file, want); /* pages never written read as holes */
+    if (rc == 0 && db->opt.sync != EN_SYNC_OFF && (rc = os_sync(db->file)) != 0)
+        return en_latch(db, rc, "checkpoint: syncing the main file");
+    return rc;
+}
+
+int en_checkpoint_locked(en_db *db) {
+    if (atomic_load(&db->latched))
+        return en_fail(CD_EREOPEN, "a sync failed earlier: close and reopen the database");
+    uint64_t max_frame = wal_max_frame(db->wal);
+    int rc = 0;
+    if (max_frame && db->ckpt_txn != db->state.txn) {
+        /* NORMAL syncs the log here, so it is durable no later than the
+         * main file that now depends on it. */
+        if (db->opt.sync == EN_SYNC_NORMAL && (rc = wal_sync(db->wal)) != 0)
+            return en_latch(db, rc, "syncing the log");
+        if ((rc = copy_frames(db, max_frame)) != 0)
+            return rc;
+        if ((rc = en_meta_write(db, &db->state)) != 0)
+            return rc;
+        db->ckpt_frame = max_frame;
+        db->n_checkpoints++;
+        /* From here on new readers find every page in the main file. */
+        if ((rc = en_publish(db, &db->state, 0)) != 0)
+            return rc;
+    }
+    uint64_t with_frames;
+    en_readers_active(db, &with_frames);
+    if (max_frame && with_frames == 0 && db->ckpt_txn == db->state.txn) {
+        rc = wal_reset(db->wal);
+        if (rc)
+            return en_latch(db, rc, "resetting the log");
+        db->ckpt_frame = 0;
+        rc = en_publish(db, &db->state, 0);
+    }
+    return rc;
+}
+
+int en_checkpoint(en_db *db) {
+    if (!db)
+        return en_fail(CD_EINVAL, "en_checkpoint: NULL handle");
+    if (en_writing == db)
+        return en_fail(CD_EBUSY, "checkpoint inside a write transaction");
+    pthread_mutex_lock(&db->write_lock);
+    int rc = en_checkpoint_locked(db);
+    pthread_mutex_unlock(&db->write_lock);
+    return rc;
+}

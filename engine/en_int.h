@@ -1,0 +1,234 @@
+/*
+ * en_int.h: the engine's internals, shared by its files.
+ *
+ * Snapshots.  Every commit publishes an en_snap (immutable once published)
+ * through db->current.  A reader protects the snapshot it uses with a
+ * hazard pointer in a reader slot:
+ *
+ *     s = load(current); store(slot, s); if load(current) != s: retry
+ *
+ * (all seq_cst: the slot store must be ordered before the re-load, which
+ * pairs with the writer's store of a new current followed by its scan of
+ * the slots).  The writer frees a retired snapshot only when no slot holds
+ * it, and the oldest snapshot held by any slot bounds page reuse.
+ *
+ * Pages.  A snapshot reads a page from, in order: the write transaction's
+ * dirty set (writers only), the log (wal_find bounded by the snapshot's
+ * max_frame), the main file.  Every page read from disk is verified
+ * (checksum, place, type).  A pinned page lives in an en_buf owned by the
+ * transaction until unpinned.
+ *
+ * Free pages.  The committed free list (every page not reachable from the
+ * newest commit) is kept in memory as `free_all`, in the order of its
+ * persisted form: a chain of free-list pages rewritten in place at commit
+ * (readers never read them).  Pages freed by transaction T are "pending"
+ * until no snapshot older than T remains, then "reusable".
+ */
+#ifndef ISLE_EN_INT_H
+#define ISLE_EN_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "bt.h"
+#include "cd_page.h"
+#include "en.h"
+#include "wal.h"
+
+/* The committed state a commit record (and a meta page) carries. */
+typedef struct en_state {
+    uint64_t txn;          /* last committed transaction */
+    uint64_t next_txn;
+    uint32_t page_count;
+    uint32_t catalog_root;
+    uint32_t free_head;    /* first free-list chain page */
+    uint32_t free_count;   /* pages listed in the free list */
+    uint64_t db_id;
+} en_state;
+
+/*
+ * Commit payload (the log's opaque bytes), version 1:
+ *   OFFSET SIZE DESCRIPTION
+ *   0      1    payload version (1)
+ *   1      7    zero
+ *   8      8    transaction id
+ *   16     8    next transaction id
+ *   24     4    page count
+ *   28     4    catalog root
+ *   32     4    free-list head
+ *   36     4    free page count
+ *   40     8    database id
+ */
+#define EN_PAYLOAD_SIZE 48u
+void en_state_encode(const en_state *s, uint8_t out[EN_PAYLOAD_SIZE]);
+int en_state_decode(const uint8_t *p, uint32_t len, en_state *s);
+
+/* A published snapshot. */
+typedef struct en_snap {
+    en_state state;
+    uint64_t max_frame;     /* log frames this snapshot sees */
+    struct en_snap *next;   /* retired list (writer only) */
+} en_snap;
+
+/* A page buffer: a pinned copy of a page read from disk, or a dirty page. */
+typedef struct en_buf {
+    struct en_buf *next;   /* free list / hash chain */
+    uint32_t pgno;
+    uint32_t pins;
+    uint8_t fresh;         /* dirty: allocated in this transaction */
+    uint8_t *page;         /* page_size bytes, aligned */
+} en_buf;
+
+/* Open-hash map pgno -> dirty en_buf, for the write transaction. */
+typedef struct en_dirty {
+    en_buf **slots;
+    uint32_t mask;
+    uint32_t count;
+} en_dirty;
+
+/* A named tree known to this handle. */
+typedef struct en_treedef {
+    char name[EN_NAME_MAX + 1];
+    uint32_t name_len;
+} en_treedef;
+
+/* Per-transaction view of a tree. */
+typedef struct en_troot {
+    uint32_t root;
+    uint8_t loaded;   /* root read from the catalog */
+    uint8_t exists;
+    uint8_t dirty;    /* root changed: write back at commit */
+    uint32_t gen;     /* bumped by writes: invalidates cursors */
+} en_troot;
+
+struct en_txn {
+    en_db *db;
+    int write;
+    en_snap *snap;          /* readers: the pinned snapshot */
+    unsigned slot;          /* readers: reader slot index */
+    en_state st;            /* writers: the state being built */
+    uint64_t max_frame;     /* log bound of the snapshot read */
+    bt_pager pager;
+    en_buf *bufs_free;      /* spare page buffers */
+    uint32_t nspare;
+    uint32_t bufs_live;
+    en_dirty dirty;
+    en_troot *roots;        /* indexed by en_tree */
+    uint32_t nroots;
+    bt_tree catalog;
+    int catalog_dirty;
+    int failed;             /* a write failed midway: only abort works */
+    uint32_t cursors;       /* open cursors (closed before end) */
+    struct en_cursor *cursor_list;
+    /* free-page bookkeeping (writers) */
+    uint32_t *taken;        /* pages taken from db->reusable */
+    uint32_t ntaken, cap_taken;
+    uint32_t *freed;        /* committed pages freed here (pending) */
+    uint32_t nfreed, cap_freed;
+    uint32_t *own_free;     /* pages allocated and freed here: reusable */
+    uint32_t nown, cap_own;
+    void *rctx;             /* wal_rctx for log reads */
+};
+
+struct en_cursor {
+    en_txn *txn;            /* NULL once detached from an ended txn */
+    en_tree tree;
+    uint32_t gen;
+    bt_cursor bc;
+    struct en_cursor *next, *prev;
+};
+void en_cursor_detach(en_cursor *c);
+
+/* A pending batch of freed pages. */
+typedef struct en_pending {
+    uint64_t txn;       /* freed by this transaction */
+    uint32_t *pages;
+    uint32_t n;
+    struct en_pending *next;
+} en_pending;
+
+struct en_db {
+    os_vfs *vfs;
+    os_file *file;
+    char *path;
+    char *wal_path;
+    wal *wal;
+    uint32_t page_size;
+    en_options opt;
+    int meta_slot;                 /* meta page holding the newest checkpoint */
+    uint64_t ckpt_txn;             /* transaction of that meta */
+    uint64_t ckpt_frame;           /* log frames already copied */
+
+    /* committed state: written by the writer, published by `current` */
+    en_state state;
+    _Atomic(en_snap *) current;
+    en_snap *retired;              /* writer only */
+    _Atomic(en_snap *) slots[EN_READERS_MAX];
+    _Atomic uint32_t nreaders;
+
+    pthread_mutex_t write_lock;    /* one write transaction at a time */
+    atomic_int latched;            /* a sync failed: must reopen */
+
+    /* free pages (writer only) */
+    uint32_t *free_all;            /* persisted order */
+    uint32_t nfree, cap_free;
+    uint32_t *reusable;            /* stack of pages no snapshot reaches */
+    uint32_t nreusable, cap_reusable;
+    en_pending *pending, *pending_tail;
+    uint32_t *free_pos;            /* pgno -> index in free_all, or NONE */
+    uint32_t cap_pos;
+    uint32_t *chain;               /* free-list chain page numbers */
+    uint32_t nchain, cap_chain;
+    uint8_t *chain_dirty;          /* per chain page: rewrite at commit */
+
+    /* named trees */
+    pthread_mutex_t tree_lock;     /* guards adding definitions */
+    en_treedef *trees;
+    _Atomic uint32_t ntrees;
+
+    /* counters */
+    uint64_t n_checkpoints, n_commits;
+    void *rctx;                    /* wal_rctx for the writer */
+};
+
+/* en_pager.c: the bt_pager source for a transaction. */
+void en_pager_init(en_txn *t);
+void en_pager_release_all(en_txn *t);
+int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
+                 uint8_t *buf, void *rctx);
+en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);
+int en_dirty_each(en_txn *t, int (*fn)(en_txn *t, en_buf *b));
+extern const bt_pager_ops en_pager_ops;
+
+/* en_free.c */
+int en_free_load(en_db *db);
+void en_free_destroy(en_db *db);
+int en_free_alloc(en_txn *t, uint32_t *pgno);
+int en_free_release(en_txn *t, uint32_t pgno, int fresh);
+int en_free_commit(en_txn *t);
+void en_free_abort(en_txn *t);
+void en_free_promote(en_db *db, uint64_t oldest_reader_txn);
+int en_free_write_chain(en_txn *t);
+
+/* en_txn.c */
+uint64_t en_oldest_reader(en_db *db);
+int en_readers_active(en_db *db, uint64_t *with_frames);
+int en_publish(en_db *db, const en_state *st, uint64_t max_frame);
+void en_snap_reclaim(en_db *db, int all);
+
+/* en_tree.c */
+int en_catalog_flush(en_txn *t);
+
+/* en_ckpt.c */
+int en_checkpoint_locked(en_db *db);
+int en_meta_write(en_db *db, const en_state *st);
+
+/* The write transaction the calling thread holds, if any (en_txn.c). */
+extern _Thread_local en_db *en_writing;
+
+/* en_db.c */
+int en_latch(en_db *db, int rc, const char *what);
+/* en_err.c: the short name of a status code. */
+const char *en_code_name(int rc);
+
+#endif /* ISLE_EN_INT_H */

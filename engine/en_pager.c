@@ -1,0 +1,302 @@
+/*
+ * en_pager.c: the page source a transaction gives the B+tree (bt_pager),
+ * and page reads from disk.
+ *
+ * A page read for a snapshot comes from the write transaction's dirty set
+ * (writers), else the newest log frame the snapshot can see, else the main
+ * file; it is verified before anyone sees it and lives in an en_buf pinned
+ * by the caller.  Copy-on-write (dirty) copies a page to a page number
+ * taken from the free-page manager and frees the old number, which stays
+ * reachable by older snapshots until they end.  Uses wal/, os/, codec/.
+ */
+#include <stdlib.h>
+
+#include "en_int.h"
+
+/* An en_buf header sits in front of its page, so a page pointer finds it. */
+#define BUF_HDR 64u
+_Static_assert(sizeof(en_buf) <= BUF_HDR, "buffer header fits");
+#define BUF_OF(page) ((en_buf *)((uint8_t *)(page) - BUF_HDR))
+/* Spare buffers a transaction keeps for reuse. */
+#define SPARE_BUFS_MAX 64u
+
+static en_buf *buf_get(en_txn *t) {
+    en_buf *b = t->bufs_free;
+    if (b) {
+        t->bufs_free = b->next;
+        t->nspare--;
+    } else {
+        uint8_t *mem = NULL;
+        if (posix_memalign((void **)&mem, 64, BUF_HDR + t->db->page_size) != 0)
+            return NULL;
+        b = (en_buf *)mem;
+        b->page = mem + BUF_HDR;
+    }
+    b->next = NULL;
+    b->pins = 0;
+    b->fresh = 0;
+    t->bufs_live++;
+    return b;
+}
+
+static void buf_put(en_txn *t, en_buf *b) {
+    ISLE_ASSERT(b->pins == 0);
+    t->bufs_live--;
+    if (t->nspare >= SPARE_BUFS_MAX) {
+        free(b);
+        return;
+    }
+    b->next = t->bufs_free;
+    t->bufs_free = b;
+    t->nspare++;
+}
+
+/* ---- the dirty set -------------------------------------------------------- */
+
+static uint32_t hash_pgno(uint32_t pgno) { return pgno * 0x9e3779b1u; }
+
+en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno) {
+    if (!d->slots)
+        return NULL;
+    for (en_buf *b = d->slots[hash_pgno(pgno) & d->mask]; b; b = b->next)
+        if (b->pgno == pgno)
+            return b;
+    return NULL;
+}
+
+static int dirty_grow(en_dirty *d) {
+    uint32_t n = d->slots ? (d->mask + 1) * 2 : 256;
+    en_buf **slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return CD_ENOMEM;
+    for (uint32_t i = 0; d->slots && i <= d->mask; i++) {
+        for (en_buf *b = d->slots[i], *next; b; b = next) {
+            next = b->next;
+            b->next = slots[hash_pgno(b->pgno) & (n - 1)];
+            slots[hash_pgno(b->pgno) & (n - 1)] = b;
+        }
+    }
+    free(d->slots);
+    d->slots = slots;
+    d->mask = n - 1;
+    return 0;
+}
+
+static int dirty_add(en_dirty *d, en_buf *b) {
+    if ((!d->slots || d->count >= d->mask) && dirty_grow(d) != 0)
+        return CD_ENOMEM;
+    en_buf **head = &d->slots[hash_pgno(b->pgno) & d->mask];
+    b->next = *head;
+    *head = b;
+    d->count++;
+    return 0;
+}
+
+static void dirty_remove(en_dirty *d, en_buf *b) {
+    for (en_buf **p = &d->slots[hash_pgno(b->pgno) & d->mask]; *p; p = &(*p)->next) {
+        if (*p == b) {
+            *p = b->next;
+            d->count--;
+            return;
+        }
+    }
+}
+
+/* ---- reading from disk ---------------------------------------------------- */
+
+static int corrupt(uint32_t pgno, const char *where, const cd_diag *d) {
+    return en_fail(CD_ECORRUPT, "page %u is corrupt (%s): %s [cd %d, offset %zu]",
+                   pgno, where, d->what ? d->what : "?", d->line, d->offset);
+}
+
+int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
+                 uint8_t *buf, void *rctx) {
+    cd_diag d = {0};
+    wal_frame_ref ref;
+    int rc;
+    if (max_frame && wal_find(db->wal, pgno, max_frame, &ref) == 0) {
+        rc = wal_read_page(db->wal, &ref, buf, rctx, &d);
+        if (rc == CD_ECORRUPT)
+            return corrupt(pgno, "log frame", &d);
+        if (rc)
+            return en_fail(rc, "reading page %u from the log: %s", pgno,
+                           d.what ? d.what : "I/O error");
+        rc = cd_page_validate(buf, db->page_size, pgno, mask, &d);
+        return rc ? corrupt(pgno, "log", &d) : 0;
+    }
+    size_t got = 0;
+    rc = os_read(db->file, (uint64_t)pgno * db->page_size, buf, db->page_size, &got);
+    if (rc)
+        return en_fail(rc, "reading page %u: %s", pgno, os_file_error(db->file));
+    if (got != db->page_size) {
+        d.what = "page lies beyond the end of the file";
+        return corrupt(pgno, "main file", &d);
+    }
+    rc = cd_page_validate(buf, db->page_size, pgno, mask, &d);
+    return rc ? corrupt(pgno, "main file", &d) : 0;
+}
+
+/* ---- bt_pager ops ---------------------------------------------------------- */
+
+static int check_pgno(en_txn *t, uint32_t pgno) {
+    if (pgno < CD_FIRST_DATA_PGNO || pgno >= t->st.page_count)
+        return en_fail(CD_ECORRUPT, "page %u is referenced but the database has %u pages",
+                       pgno, t->st.page_count);
+    return 0;
+}
+
+static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page) {
+    en_txn *t = ctx;
+    en_buf *b = t->write ? en_dirty_find(&t->dirty, pgno) : NULL;
+    if (b) {
+        unsigned bit = cd_page_type(b->page) == CD_PAGE_BRANCH ? CD_PAGE_MASK_BRANCH
+                     : cd_page_type(b->page) == CD_PAGE_LEAF   ? CD_PAGE_MASK_LEAF
+                                                               : CD_PAGE_MASK_OVERFLOW;
+        if (!(bit & mask))
+            return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+        b->pins++;
+        *page = b->page;
+        return 0;
+    }
+    int rc = check_pgno(t, pgno);
+    if (rc)
+        return rc;
+    if (!(b = buf_get(t)))
+        return en_fail(CD_ENOMEM, "out of memory for a page buffer");
+    rc = en_read_page(t->db, t->max_frame, pgno, mask, b->page, t->rctx);
+    if (rc) {
+        buf_put(t, b);
+        return rc;
+    }
+    b->pgno = pgno;
+    b->pins = 1;
+    *page = b->page;
+    return 0;
+}
+
+static void op_unpin(void *ctx, const uint8_t *page) {
+    en_txn *t = ctx;
+    en_buf *b = BUF_OF(page);
+    ISLE_VERIFY(b->pins > 0);
+    if (--b->pins == 0 && !en_dirty_find(&t->dirty, b->pgno))
+        buf_put(t, b);
+}
+
+/* A new dirty buffer for page number pgno (allocated by the caller). */
+static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
+    en_buf *b = buf_get(t);
+    if (!b)
+        return en_fail(CD_ENOMEM, "out of memory for a page buffer");
+    b->pgno = pgno;
+    b->fresh = 1;
+    b->pins = 1;
+    if (dirty_add(&t->dirty, b) != 0) {
+        b->pins = 0;
+        buf_put(t, b);
+        return en_fail(CD_ENOMEM, "out of memory for the dirty page table");
+    }
+    *out = b;
+    return 0;
+}
+
+static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
+    en_txn *t = ctx;
+    uint32_t p;
+    int rc = en_free_alloc(t, &p);
+    en_buf *b = NULL;
+    if (rc == 0 && (rc = dirty_new(t, p, &b)) != 0)
+        en_free_release(t, p, 1);
+    if (rc)
+        return rc;
+    memset(b->page, 0, t->db->page_size);
+    *pgno = p;
+    *page = b->page;
+    return 0;
+}
+
+static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page) {
+    en_txn *t = ctx;
+    en_buf *b = en_dirty_find(&t->dirty, pgno);
+    if (b) {
+        b->pins++;
+        *new_pgno = pgno;
+        *page = b->page;
+        return 0;
+    }
+    const uint8_t *old;
+    int rc = op_get(ctx, pgno, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW, &old);
+    if (rc)
+        return rc;
+    uint32_t np;
+    uint8_t *copy;
+    rc = op_alloc(ctx, &np, &copy);
+    if (rc == 0) {
+        memcpy(copy, old, t->db->page_size);
+        cd_page_set_pgno(copy, np);
+        cd_page_set_txn(copy, t->st.txn);
+        rc = en_free_release(t, pgno, 0);
+    }
+    op_unpin(ctx, old);
+    if (rc)
+        return rc;
+    *new_pgno = np;
+    *page = copy;
+    return 0;
+}
+
+static int op_free(void *ctx, uint32_t pgno) {
+    en_txn *t = ctx;
+    en_buf *b = en_dirty_find(&t->dirty, pgno);
+    if (b) {
+        ISLE_VERIFY(b->pins == 0);
+        dirty_remove(&t->dirty, b);
+        buf_put(t, b);
+        return en_free_release(t, pgno, 1);
+    }
+    int rc = check_pgno(t, pgno);
+    return rc ? rc : en_free_release(t, pgno, 0);
+}
+
+const bt_pager_ops en_pager_ops = {
+    .get = op_get,
+    .dirty = op_dirty,
+    .alloc = op_alloc,
+    .free = op_free,
+    .unpin = op_unpin,
+};
+
+void en_pager_init(en_txn *t) {
+    t->pager.ops = &en_pager_ops;
+    t->pager.ctx = t;
+    t->pager.page_size = t->db->page_size;
+    t->pager.txn = t->st.txn;
+}
+
+/* Frees every buffer of the transaction: dirty pages and spares. */
+void en_pager_release_all(en_txn *t) {
+    for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
+        for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
+            next = b->next;
+            free(b);
+        }
+    }
+    free(t->dirty.slots);
+    memset(&t->dirty, 0, sizeof t->dirty);
+    for (en_buf *b = t->bufs_free, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    t->bufs_free = NULL;
+    t->nspare = 0;
+}
+
+/* Visits every dirty page (for commit). */
+int en_dirty_each(en_txn *t, int (*fn)(en_txn *t, en_buf *b)) {
+    for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++)
+        for (en_buf *b = t->dirty.slots[i]; b; b = b->next) {
+            int rc = fn(t, b);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}

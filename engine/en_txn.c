@@ -1,0 +1,268 @@
+/*
+ * en_txn.c: transactions.  Readers pin a published snapshot with a hazard
+ * pointer and never lock; the writer builds the next state in a dirty page
+ * set, then commits it to the log and publishes it.
+ *
+ *   en_write_begin --(put/del: dirty pages)--> en_commit --+--> published
+ *         |                                                 |
+ *         +-------------- en_txn_end (rollback) <-- failure-+
+ *
+ * A failure before the free lists change rolls back cleanly; a failure
+ * after (writing the log, syncing it) latches the handle, since the log and
+ * the in-memory lists may disagree: reopening recovers from the log.
+ * Uses btree/, wal/.
+ */
+#include <stdlib.h>
+
+#include "en_int.h"
+
+_Thread_local en_db *en_writing;
+
+/* A slot being claimed: taken, not yet holding a snapshot. */
+#define SLOT_CLAIMED ((en_snap *)1)
+
+static int slot_holds(en_snap *s) { return s != NULL && s != SLOT_CLAIMED; }
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+int en_publish(en_db *db, const en_state *st, uint64_t max_frame) {
+    en_snap *s = calloc(1, sizeof *s);
+    if (!s)
+        return en_fail(CD_ENOMEM, "out of memory publishing a snapshot");
+    s->state = *st;
+    s->max_frame = max_frame;
+    /* seq_cst: ordered before the slot scan of en_snap_reclaim, pairing
+     * with the readers' slot store and re-load of current. */
+    en_snap *old = atomic_exchange(&db->current, s);
+    if (old) {
+        old->next = db->retired;
+        db->retired = old;
+    }
+    en_snap_reclaim(db, 0);
+    return 0;
+}
+
+/* Frees retired snapshots that no reader slot holds (all: every one). */
+void en_snap_reclaim(en_db *db, int all) {
+    en_snap **p = &db->retired;
+    while (*p) {
+        en_snap *s = *p;
+        int held = 0;
+        for (unsigned i = 0; !all && !held && i < EN_READERS_MAX; i++)
+            held = atomic_load(&db->slots[i]) == s; /* seq_cst: see en_publish */
+        if (held) {
+            p = &s->next;
+        } else {
+            *p = s->next;
+            free(s);
+        }
+    }
+}
+
+/* The state.txn of the oldest snapshot a reader holds, 0 if none. */
+uint64_t en_oldest_reader(en_db *db) {
+    uint64_t oldest = 0;
+    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
+        en_snap *s = atomic_load(&db->slots[i]);
+        /* The writer is the only thread that frees snapshots, and never
+         * one a slot holds, so s can be read here. */
+        if (slot_holds(s) && (oldest == 0 || s->state.txn < oldest))
+            oldest = s->state.txn;
+    }
+    return oldest;
+}
+
+/* Readers holding a slot; *with_frames: how many of them read the log. */
+int en_readers_active(en_db *db, uint64_t *with_frames) {
+    int n = 0;
+    uint64_t f = 0;
+    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
+        en_snap *s = atomic_load(&db->slots[i]);
+        if (s == SLOT_CLAIMED || (s && s->max_frame))
+            f++;
+        n += s != NULL;
+    }
+    if (with_frames)
+        *with_frames = f;
+    return n;
+}
+
+/* ---- read transactions -------------------------------------------------- */
+
+static unsigned slot_start(void) {
+    static _Thread_local unsigned hint;
+    static atomic_uint next;
+    if (hint == 0) /* relaxed: only spreads threads over the slots */
+        hint = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) * 7 + 1;
+    return hint;
+}
+
+static int claim_slot(en_db *db, unsigned *out) {
+    unsigned start = slot_start();
+    for (unsigned k = 0; k < EN_READERS_MAX; k++) {
+        unsigned i = (start + k) % EN_READERS_MAX;
+        en_snap *expect = NULL;
+        if (atomic_load_explicit(&db->slots[i], memory_order_relaxed) == NULL &&
+            atomic_compare_exchange_strong(&db->slots[i], &expect, SLOT_CLAIMED)) {
+            *out = i;
+            return 0;
+        }
+    }
+    return en_fail(CD_EAGAIN, "all %u reader slots are in use", EN_READERS_MAX);
+}
+
+int en_read_begin(en_db *db, en_txn **out) {
+    en_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return en_fail(CD_ENOMEM, "out of memory for a transaction");
+    int rc = claim_slot(db, &t->slot);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    atomic_fetch_add(&db->nreaders, 1);
+    en_snap *s;
+    do { /* hazard pointer: see en_int.h; all three accesses seq_cst */
+        s = atomic_load(&db->current);
+        atomic_store(&db->slots[t->slot], s);
+    } while (atomic_load(&db->current) != s);
+    t->db = db;
+    t->snap = s;
+    t->st = s->state;
+    t->max_frame = s->max_frame;
+    t->catalog.root = s->state.catalog_root;
+    en_pager_init(t);
+    if (t->max_frame && (rc = wal_rctx_new(db->wal, (wal_rctx **)&t->rctx)) != 0) {
+        en_txn_end(t);
+        return en_fail(rc, "out of memory for a log reader");
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- write transactions ------------------------------------------------- */
+
+int en_write_begin(en_db *db, en_txn **out) {
+    if (en_writing == db)
+        return en_fail(CD_EDEADLK, "this thread already holds the write transaction");
+    if (atomic_load(&db->latched))
+        return en_fail(CD_EREOPEN, "a sync failed earlier: close and reopen the database");
+    en_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return en_fail(CD_ENOMEM, "out of memory for a transaction");
+    pthread_mutex_lock(&db->write_lock);
+    if (atomic_load(&db->latched)) {
+        pthread_mutex_unlock(&db->write_lock);
+        free(t);
+        return en_fail(CD_EREOPEN, "a sync failed earlier: close and reopen the database");
+    }
+    en_writing = db;
+    t->db = db;
+    t->write = 1;
+    t->st = db->state;
+    t->st.txn = db->state.txn + 1;
+    t->max_frame = wal_max_frame(db->wal);
+    t->catalog.root = db->state.catalog_root;
+    t->rctx = NULL; /* the writer reads the log through the log's own context */
+    en_pager_init(t);
+    en_free_promote(db, en_oldest_reader(db));
+    *out = t;
+    return 0;
+}
+
+/* Seals a dirty page and appends it to the log. */
+static int write_dirty(en_txn *t, en_buf *b) {
+    cd_page_set_txn(b->page, t->st.txn);
+    cd_page_seal(b->page, t->db->page_size);
+    int rc = wal_append_page(t->db->wal, t->st.txn, b->pgno, b->page);
+    return rc ? en_fail(rc, "writing page %u to the log", b->pgno) : 0;
+}
+
+int en_latch(en_db *db, int rc, const char *what) {
+    atomic_store(&db->latched, 1);
+    return en_fail(rc, "%s failed (%s): the handle refuses writes until reopened",
+                   what, en_code_name(rc));
+}
+
+/* The part of a commit after which a failure latches the handle. */
+static int commit_log(en_txn *t) {
+    en_db *db = t->db;
+    uint8_t payload[EN_PAYLOAD_SIZE];
+    int rc = en_free_commit(t);
+    if (rc == 0)
+        rc = en_dirty_each(t, write_dirty);
+    if (rc == 0)
+        rc = en_free_write_chain(t);
+    t->st.next_txn = t->st.txn + 1;
+    en_state_encode(&t->st, payload);
+    if (rc == 0 && (rc = wal_append_commit(db->wal, t->st.txn, payload, sizeof payload)) != 0)
+        rc = en_fail(rc, "writing the commit record to the log");
+    if (rc == 0 && db->opt.sync == EN_SYNC_FULL && (rc = wal_sync(db->wal)) != 0)
+        return en_latch(db, rc, "syncing the log");
+    if (rc) {
+        wal_abort(db->wal);
+        return en_latch(db, rc, "writing the commit");
+    }
+    return 0;
+}
+
+int en_commit(en_txn *t) {
+    en_db *db = t->db;
+    int rc = 0;
+    if (!t->write) {
+        en_txn_end(t);
+        return 0;
+    }
+    if (t->failed)
+        rc = en_fail(CD_EINVAL, "a write in this transaction failed: it can only roll back");
+    else if (t->cursors)
+        rc = en_fail(CD_EINVAL, "close the transaction's cursors before committing");
+    int changed = t->dirty.count || t->catalog_dirty || t->nfreed || t->ntaken ||
+                  t->st.page_count != db->state.page_count;
+    if (rc == 0 && changed)
+        rc = en_catalog_flush(t);
+    if (rc) {
+        en_txn_end(t);
+        return rc;
+    }
+    if (changed) {
+        if ((rc = commit_log(t)) == 0) {
+            db->state = t->st;
+            db->n_commits++;
+            rc = en_publish(db, &db->state, wal_max_frame(db->wal));
+        }
+        if (rc == 0 && wal_size_bytes(db->wal) > db->opt.checkpoint_bytes)
+            rc = en_checkpoint_locked(db);
+    }
+    t->ntaken = t->nown = t->nfreed = 0; /* applied: nothing to put back */
+    en_txn_end(t);
+    return rc;
+}
+
+void en_txn_end(en_txn *t) {
+    if (!t)
+        return;
+    en_db *db = t->db;
+    while (t->cursor_list)
+        en_cursor_detach(t->cursor_list);
+    en_pager_release_all(t);
+    free(t->roots);
+    if (t->write) {
+        en_free_abort(t);
+        free(t->taken);
+        free(t->freed);
+        free(t->own_free);
+        en_writing = NULL;
+        pthread_mutex_unlock(&db->write_lock);
+    } else if (db) {
+        if (t->rctx)
+            wal_rctx_free(db->wal, t->rctx);
+        /* release: the writer may now free the snapshot and reuse pages */
+        atomic_store_explicit(&db->slots[t->slot], NULL, memory_order_release);
+        atomic_fetch_sub(&db->nreaders, 1);
+    }
+    free(t);
+}
+
+int en_txn_is_write(const en_txn *t) { return t->write; }
+uint64_t en_txn_id(const en_txn *t) { return t->st.txn; }

@@ -1,0 +1,206 @@
+/*
+ * test_cursor.c: cursors at the edges (empty tree, one entry, seek past
+ * the end, prev from the first entry, next from the last), full walks in
+ * both directions across many pages, seeks between keys, values through
+ * a cursor (inline and overflow), and the pins a cursor holds.
+ */
+#include "bt_test.h"
+
+#define P 4096u
+
+static mem_pager *mp;
+static const bt_pager *pg;
+
+static void setup(void) {
+    mp = mem_pager_new(P);
+    pg = mem_pager_bt(mp);
+    mem_pager_begin(mp);
+}
+static void teardown(void) { mem_pager_free(mp); }
+
+TestSuite(cursor, .init = setup, .fini = teardown);
+
+static uint64_t cur_u64(const bt_cursor *c) {
+    const uint8_t *key;
+    uint32_t klen;
+    cr_assert_eq(bt_cursor_key(c, &key, &klen), 0);
+    cr_assert_eq(klen, 8);
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++)
+        v = v << 8 | key[b];
+    return v;
+}
+
+Test(cursor, empty_tree) {
+    bt_tree t = {0};
+    bt_cursor c;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    cr_assert_eq(bt_cursor_first(&c), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_last(&c), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_seek(&c, "a", 1), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_next(&c), CD_EINVAL);
+    cr_assert_eq(bt_cursor_prev(&c), CD_EINVAL);
+    const uint8_t *k;
+    uint32_t kl;
+    cr_assert_eq(bt_cursor_key(&c, &k, &kl), CD_EINVAL);
+    bt_val v;
+    cr_assert_eq(bt_cursor_value(&c, &v), CD_EINVAL);
+    bt_cursor_close(&c);
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 0);
+}
+
+Test(cursor, single_entry) {
+    bt_tree t = {0};
+    cr_assert_eq(bt_put(pg, &t, "m", 1, "val", 3, 0), 0);
+    bt_cursor c;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    cr_assert_eq(bt_cursor_first(&c), 0);
+    ASSERT_PINS(mp, 1);
+    const uint8_t *k;
+    uint32_t kl;
+    cr_assert_eq(bt_cursor_key(&c, &k, &kl), 0);
+    cr_assert(kl == 1 && k[0] == 'm');
+    cr_assert_eq(bt_cursor_next(&c), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_prev(&c), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_key(&c, &k, &kl), 0, "still positioned");
+    cr_assert_eq(k[0], 'm');
+    cr_assert_eq(bt_cursor_last(&c), 0);
+    cr_assert_eq(bt_cursor_seek(&c, "a", 1), 0);
+    cr_assert_eq(bt_cursor_key(&c, &k, &kl), 0);
+    cr_assert_eq(k[0], 'm');
+    cr_assert_eq(bt_cursor_seek(&c, "m", 1), 0);
+    cr_assert_eq(bt_cursor_seek(&c, "m\0", 2), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_key(&c, &k, &kl), CD_EINVAL, "unpositioned after a failed seek");
+    ASSERT_PINS(mp, 0);
+    cr_assert_eq(bt_cursor_seek(&c, "z", 1), CD_ENOTFOUND);
+    cr_assert_eq(bt_cursor_first(&c), 0);
+    bt_val v;
+    cr_assert_eq(bt_cursor_value(&c, &v), 0);
+    cr_assert(v.len == 3 && memcmp(v.data, "val", 3) == 0);
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 1); /* the value outlives the cursor */
+    bt_val_release(pg, &v);
+    ASSERT_PINS(mp, 0);
+}
+
+/* Keys 10, 20, ..., 10 * n. */
+static void fill(bt_tree *t, uint32_t n) {
+    for (uint32_t i = 1; i <= n; i++) {
+        uint8_t key[8];
+        key_u64(10 * i, key);
+        cr_assert_eq(put_val(pg, t, key, 8, i % 100 == 0 ? 9000 : 50, i, 0), 0);
+    }
+}
+
+Test(cursor, full_walks_both_ways) {
+    bt_tree t = {0};
+    const uint32_t n = 20000;
+    fill(&t, n);
+    commit_ok(mp, &t);
+    bt_cursor c;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    cr_assert_eq(bt_cursor_first(&c), 0);
+    uint32_t depth = c.depth;
+    cr_assert_geq(depth, 3);
+    ASSERT_PINS(mp, depth);
+    for (uint32_t i = 1; i <= n; i++) {
+        cr_assert_eq(cur_u64(&c), 10 * i);
+        if (i % 1000 == 0) {
+            bt_val v;
+            cr_assert_eq(bt_cursor_value(&c, &v), 0);
+            val_expect(&v, 9000, i);
+            bt_val_release(pg, &v);
+        }
+        int rc = bt_cursor_next(&c);
+        cr_assert_eq(rc, i == n ? CD_ENOTFOUND : 0);
+        ASSERT_PINS(mp, depth);
+    }
+    cr_assert_eq(cur_u64(&c), 10ull * n, "next at the end stays on the last");
+    for (uint32_t i = n; i >= 1; i--) {
+        cr_assert_eq(cur_u64(&c), 10 * i);
+        int rc = bt_cursor_prev(&c);
+        cr_assert_eq(rc, i == 1 ? CD_ENOTFOUND : 0);
+    }
+    cr_assert_eq(cur_u64(&c), 10, "prev from the first stays on the first");
+    cr_assert_eq(bt_cursor_last(&c), 0);
+    cr_assert_eq(cur_u64(&c), 10ull * n);
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 0);
+}
+
+Test(cursor, seek_between_and_past) {
+    bt_tree t = {0};
+    const uint32_t n = 5000;
+    fill(&t, n);
+    bt_cursor c;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    uint64_t s = 3;
+    for (int r = 0; r < 2000; r++) {
+        uint64_t target = rng_below(&s, 10 * n + 20);
+        uint8_t key[8];
+        key_u64(target, key);
+        int rc = bt_cursor_seek(&c, key, 8);
+        uint64_t want = (target + 9) / 10 * 10;
+        if (want == 0)
+            want = 10;
+        if (want > 10ull * n) {
+            cr_assert_eq(rc, CD_ENOTFOUND);
+            ASSERT_PINS(mp, 0);
+            continue;
+        }
+        cr_assert_eq(rc, 0);
+        cr_assert_eq(cur_u64(&c), want, "seek %llu", (unsigned long long)target);
+        /* A few steps each way from there. */
+        for (int k = 0; k < 3 && bt_cursor_next(&c) == 0; k++)
+            cr_assert_eq(cur_u64(&c), want + 10 * (k + 1));
+        cr_assert_eq(bt_cursor_seek(&c, key, 8), 0);
+        for (int k = 0; k < 3 && bt_cursor_prev(&c) == 0; k++)
+            cr_assert_eq(cur_u64(&c), want - 10 * (k + 1));
+    }
+    /* A shorter key sorts before all 8-byte keys that extend it. */
+    cr_assert_eq(bt_cursor_seek(&c, "\0", 1), 0);
+    cr_assert_eq(cur_u64(&c), 10);
+    /* seek with a bad key */
+    cr_assert_eq(bt_cursor_seek(&c, "", 0), CD_EINVAL);
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 0);
+}
+
+/* Two cursors and a snapshot cursor that outlives later writes. */
+Test(cursor, snapshot_cursor_survives_commits) {
+    bt_tree t = {0};
+    fill(&t, 3000);
+    commit_ok(mp, &t);
+    uint64_t snap = mem_pager_snapshot(mp);
+    bt_cursor old;
+    cr_assert_eq(bt_cursor_open(pg, &t, &old), 0);
+    cr_assert_eq(bt_cursor_first(&old), 0);
+    uint64_t base = mem_pager_pins(mp);
+    mem_pager_begin(mp);
+    for (uint32_t i = 1; i <= 3000; i += 2) {
+        uint8_t key[8];
+        key_u64(10 * i, key);
+        cr_assert_eq(bt_del(pg, &t, key, 8), 0);
+    }
+    ASSERT_PINS(mp, base);
+    /* mem_pager's commit wants no pins outstanding (a real pager counts
+     * readers' pins apart): walk the old cursor first. */
+    for (uint32_t i = 1; i <= 3000; i++) {
+        cr_assert_eq(cur_u64(&old), 10 * i);
+        cr_assert_eq(bt_cursor_next(&old), i == 3000 ? CD_ENOTFOUND : 0);
+    }
+    bt_cursor_close(&old);
+    commit_ok(mp, &t);
+    mem_pager_release_snapshot(mp, snap);
+    bt_cursor c;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    uint32_t seen = 0;
+    for (int rc = bt_cursor_first(&c); rc == 0; rc = bt_cursor_next(&c)) {
+        seen++;
+        cr_assert_eq(cur_u64(&c), 20ull * seen);
+    }
+    cr_assert_eq(seen, 1500);
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 0);
+}

@@ -1,0 +1,175 @@
+/*
+ * test_os.c: the POSIX vfs on real files in a temporary directory: the
+ * read / write / size / truncate / sync round trip, short reads at the end
+ * of a file, the exclusive lock against a second open in this process and
+ * in a forked child, its release on close, and the errno mapping (with
+ * real ENOSPC from /dev/full and EBADF from a read-only descriptor).
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE 1 /* mkdtemp */
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "os.h"
+
+static char dir[64];
+static char path[128];
+
+static void mkdir_tmp(void) {
+    strcpy(dir, "/tmp/isle-os-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/f.bin", dir);
+}
+
+static void rm_tmp(void) {
+    unlink(path);
+    rmdir(dir);
+}
+
+TestSuite(os, .init = mkdir_tmp, .fini = rm_tmp);
+
+Test(os, round_trip) {
+    os_vfs *vfs = os_vfs_default();
+    os_file *f;
+    os_err err = {0};
+    int exists = -1;
+    cr_assert_eq(os_exists(vfs, path, &exists, &err), 0);
+    cr_assert_eq(exists, 0);
+    cr_assert_eq(os_open(vfs, path, OS_OPEN_RDWR, &f, &err), CD_ENOTFOUND);
+    cr_assert_neq(strstr(err.text, "f.bin"), NULL, "%s", err.text);
+    cr_assert_eq(err.sys_errno, ENOENT);
+    cr_assert_eq(os_open(vfs, path, OS_OPEN_CREATE, &f, &err), 0);
+    cr_assert_eq(os_exists(vfs, path, &exists, &err), 0);
+    cr_assert_eq(exists, 1);
+
+    uint8_t buf[10000], back[10000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 31 + 7);
+    cr_assert_eq(os_write(f, 100, buf, sizeof buf), 0);
+    uint64_t size;
+    cr_assert_eq(os_size(f, &size), 0);
+    cr_assert_eq(size, 100 + sizeof buf);
+    cr_assert_eq(os_sync(f), 0);
+    size_t got = 0;
+    cr_assert_eq(os_read(f, 100, back, sizeof back, &got), 0);
+    cr_assert_eq(got, sizeof back);
+    cr_assert_arr_eq(back, buf, sizeof buf);
+    /* The hole before offset 100 reads as zeros. */
+    cr_assert_eq(os_read(f, 0, back, 100, NULL), 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(back[i], 0);
+    /* A read across the end reports the count; without got it fails. */
+    cr_assert_eq(os_read(f, size - 10, back, 50, &got), 0);
+    cr_assert_eq(got, 10);
+    cr_assert_arr_eq(back, buf + sizeof buf - 10, 10);
+    cr_assert_eq(os_read(f, size + 5, back, 50, &got), 0);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(os_read(f, size - 10, back, 50, NULL), CD_EIO);
+    cr_assert_neq(strstr(os_file_error(f), "end of file"), NULL);
+
+    cr_assert_eq(os_truncate(f, 1000), 0);
+    cr_assert_eq(os_size(f, &size), 0);
+    cr_assert_eq(size, 1000);
+    cr_assert_eq(os_read(f, 100, back, 900, NULL), 0);
+    cr_assert_arr_eq(back, buf, 900);
+    cr_assert_eq(os_sync_dir(vfs, path, &err), 0);
+    cr_assert_eq(os_close(f), 0);
+
+    /* Reopen read-only: the bytes are there; writing fails with EIO. */
+    cr_assert_eq(os_open(vfs, path, OS_OPEN_READ, &f, &err), 0);
+    cr_assert_eq(os_read(f, 100, back, 900, NULL), 0);
+    cr_assert_arr_eq(back, buf, 900);
+    cr_assert_eq(os_write(f, 0, buf, 10), CD_EIO);
+    cr_assert_eq(f->err.sys_errno, EBADF);
+    cr_assert_neq(strstr(os_file_error(f), "pwrite"), NULL);
+    cr_assert_eq(os_close(f), 0);
+
+    cr_assert_eq(os_remove(vfs, path, &err), 0);
+    cr_assert_eq(os_remove(vfs, path, &err), CD_ENOTFOUND);
+}
+
+Test(os, lock_same_process) {
+    os_vfs *vfs = os_vfs_default();
+    os_file *a, *b;
+    cr_assert_eq(os_open(vfs, path, OS_OPEN_CREATE, &a, NULL), 0);
+    cr_assert_eq(os_open(vfs, path, OS_OPEN_RDWR, &b, NULL), 0);
+    cr_assert_eq(os_lock(a), 0);
+    cr_assert_eq(os_lock(a), 0); /* again on the same open: still ours */
+    cr_assert_eq(os_lock(b), CD_EBUSY);
+    cr_assert_neq(strstr(os_file_error(b), "locked"), NULL);
+    cr_assert_eq(os_close(a), 0); /* released on close */
+    cr_assert_eq(os_lock(b), 0);
+    cr_assert_eq(os_close(b), 0);
+}
+
+/* The child tries the lock and exits with 0 (got it), 1 (busy), 2 (else). */
+static int child_try_lock(void) {
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        os_file *f;
+        if (os_open(os_vfs_default(), path, OS_OPEN_RDWR, &f, NULL) != 0)
+            _exit(2);
+        int rc = os_lock(f);
+        _exit(rc == 0 ? 0 : rc == CD_EBUSY ? 1 : 2);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+Test(os, lock_other_process) {
+    os_vfs *vfs = os_vfs_default();
+    os_file *a;
+    cr_assert_eq(os_open(vfs, path, OS_OPEN_CREATE, &a, NULL), 0);
+    cr_assert_eq(child_try_lock(), 0);
+    cr_assert_eq(os_lock(a), 0);
+    cr_assert_eq(child_try_lock(), 1);
+    cr_assert_eq(os_close(a), 0);
+    cr_assert_eq(child_try_lock(), 0);
+}
+
+Test(os, errno_mapping) {
+    cr_assert_eq(os_status_from_errno(ENOSPC), CD_EFULL);
+    cr_assert_eq(os_status_from_errno(EDQUOT), CD_EFULL);
+    cr_assert_eq(os_status_from_errno(ENOMEM), CD_ENOMEM);
+    cr_assert_eq(os_status_from_errno(ENOENT), CD_ENOTFOUND);
+    cr_assert_eq(os_status_from_errno(EIO), CD_EIO);
+    cr_assert_eq(os_status_from_errno(EACCES), CD_EIO);
+    cr_assert_eq(os_status_from_errno(EBADF), CD_EIO);
+    os_err err;
+    cr_assert_eq(os_err_set(&err, CD_EFULL, ENOSPC, "pwrite", "x", NULL),
+                 CD_EFULL);
+    cr_assert_str_eq(err.text, "pwrite x: No space left on device");
+    cr_assert_eq(os_err_set(NULL, CD_EIO, 0, "a", "b", "c"), CD_EIO);
+}
+
+Test(os, disk_full_is_efull) {
+    os_file *f;
+    if (os_open(os_vfs_default(), "/dev/full", OS_OPEN_RDWR, &f, NULL) != 0)
+        cr_skip_test("no /dev/full");
+    uint8_t buf[4096] = {1};
+    cr_assert_eq(os_write(f, 0, buf, sizeof buf), CD_EFULL);
+    cr_assert_eq(f->err.code, CD_EFULL);
+    cr_assert_eq(f->err.sys_errno, ENOSPC);
+    os_close(f);
+}
+
+Test(os, random_and_alloc) {
+    os_vfs *vfs = os_vfs_default();
+    uint64_t a = 0, b = 0;
+    cr_assert_eq(os_random(vfs, &a, sizeof a), 0);
+    cr_assert_eq(os_random(vfs, &b, sizeof b), 0);
+    cr_assert_neq(a, b);
+    void *p = os_alloc(vfs, 100);
+    cr_assert_not_null(p);
+    os_free(vfs, p);
+    os_free(vfs, NULL);
+}

@@ -1,0 +1,260 @@
+/*
+ * wal_append.c: the writer's side of the log: encoding page frames (zstd
+ * compressed when the option is on and it saves at least an eighth of the
+ * page) and commit records into the write buffer, writing the buffer in
+ * large pieces, publishing committed frames in the index, sync with its
+ * latch, and the reset that starts a new generation.  Runs on the one
+ * writer thread.  Uses os (writes, sync, truncate, random) and codec.
+ *
+ * A transaction's life, and the function behind each step:
+ *
+ *   idle --wal_append_page--> open --wal_append_commit--> idle
+ *                               |  \--error / wal_abort--> idle (discarded)
+ *   any --failed wal_sync / wal_reset--> latched (CD_EREOPEN until closed)
+ */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "wal_int.h"
+
+/* Writes the buffer out.  Failure leaves the buffer as it was. */
+static int flush(wal *w) {
+    if (w->wbuf_len == 0)
+        return 0;
+    int rc = os_write(w->file, w->wbuf_off, w->wbuf, w->wbuf_len);
+    if (rc)
+        return rc;
+    w->stats.writes++;
+    w->stats.write_bytes += w->wbuf_len;
+    w->wbuf_off += w->wbuf_len;
+    w->wbuf_len = 0;
+    return 0;
+}
+
+/* Makes room for n bytes in the buffer. */
+static int reserve(wal *w, size_t n) {
+    ISLE_ASSERT(n <= w->wbuf_cap);
+    return w->wbuf_len + n <= w->wbuf_cap ? 0 : flush(w);
+}
+
+void wal_abort(wal *w) {
+    w->wbuf_len = 0;
+    w->wbuf_off = w->commit_end;
+    w->chain = w->commit_chain;
+    /* Relaxed: the writer reads back its own store. */
+    w->nframes = atomic_load_explicit(&w->max_frame, memory_order_relaxed);
+    w->txn = 0;
+    /* Bytes past commit_end will be overwritten: no longer durable data,
+     * and frames written over them must not call them synced. */
+    if (w->synced_end > w->commit_end)
+        w->synced_end = w->commit_end;
+}
+
+/* Checks that an append may go to transaction txn. */
+static int txn_check(wal *w, uint64_t txn) {
+    if (w->latched)
+        return CD_EREOPEN;
+    if (w->txn != 0)
+        return txn == w->txn ? 0 : CD_EINVAL;
+    return txn > w->last_txn ? 0 : CD_EINVAL;
+}
+
+/*
+ * Encodes the payload of a page frame at dst: *len and *flags.  A page
+ * that does not shrink by an eighth is stored raw.  CD_ENOMEM if zstd
+ * cannot get its memory.
+ */
+static int page_payload(wal *w, uint8_t *dst, const void *page,
+                        uint32_t *len, uint8_t *flags) {
+    uint32_t P = w->page_size;
+    if (w->cctx) {
+        size_t n = ZSTD_compressCCtx(w->cctx, dst, P - P / 8, page, P,
+                                     w->opt.compress_level);
+        if (!ZSTD_isError(n) && n > 0) {
+            *flags = WAL_FRAME_ZSTD;
+            *len = (uint32_t)n;
+            return 0;
+        }
+        if (ZSTD_isError(n) &&
+            ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation)
+            return CD_ENOMEM;
+    }
+    memcpy(dst, page, P);
+    *flags = 0;
+    *len = P;
+    return 0;
+}
+
+/* Finishes the frame header at hdr for h and advances the buffer. */
+static void frame_seal(wal *w, uint8_t *hdr, wal_fhdr *h) {
+    h->salt = w->salt;
+    h->synced = w->synced_end;
+    h->prev = w->chain;
+    h->checksum = 0;
+    wal_fhdr_encode(hdr, h);
+    h->checksum = wal_frame_checksum(hdr, hdr + WAL_FRAME_HDR_SIZE, h->len,
+                                     w->salt);
+    cd_put64(hdr + WAL_FRAME_OFF_CHECKSUM, h->checksum);
+    w->chain = h->checksum;
+    w->wbuf_len += WAL_FRAME_HDR_SIZE + h->len;
+}
+
+int wal_append_page(wal *w, uint64_t txn, uint32_t pgno, const void *page) {
+    int rc = txn_check(w, txn);
+    if (rc)
+        return rc == CD_EREOPEN ? rc : (wal_abort(w), rc);
+    if (!page || cd_get32((const uint8_t *)page + 4) != pgno) {
+        rc = CD_EINVAL; /* the image must name its page (cd_page.h) */
+        goto out;
+    }
+    uint64_t frame = w->nframes + 1;
+    if (frame > WAL_FRAMES_MAX) {
+        rc = CD_ETOOBIG;
+        goto out;
+    }
+    if ((rc = wal_index_reserve(w, frame)) != 0)
+        goto out;
+    if ((rc = reserve(w, WAL_FRAME_HDR_SIZE + w->page_size)) != 0)
+        goto out;
+    uint8_t *hdr = w->wbuf + w->wbuf_len;
+    wal_fhdr h = {.kind = WAL_FRAME_PAGE, .txn = txn, .pgno = pgno};
+    rc = page_payload(w, hdr + WAL_FRAME_HDR_SIZE, page, &h.len, &h.flags);
+    if (rc)
+        goto out;
+    wal_finfo *fi = wal_index_info(w, frame);
+    *fi = (wal_finfo){w->wbuf_off + w->wbuf_len, pgno, h.len};
+    frame_seal(w, hdr, &h);
+    w->txn = txn;
+    w->nframes = frame;
+    w->stats.page_frames++;
+    w->stats.page_bytes_stored += h.len;
+    w->stats.compressed_frames += h.flags != 0;
+out:
+    if (rc)
+        wal_abort(w);
+    return rc;
+}
+
+int wal_append_commit(wal *w, uint64_t txn, const void *payload,
+                      uint32_t len) {
+    int rc = txn_check(w, txn);
+    if (rc == 0 && (len > WAL_COMMIT_PAYLOAD_MAX || (len && !payload)))
+        rc = CD_EINVAL;
+    if (rc == 0)
+        rc = reserve(w, WAL_FRAME_HDR_SIZE + len);
+    if (rc)
+        return rc == CD_EREOPEN ? rc : (wal_abort(w), rc);
+    uint64_t published =
+        atomic_load_explicit(&w->max_frame, memory_order_relaxed);
+    uint8_t *hdr = w->wbuf + w->wbuf_len;
+    wal_fhdr h = {.kind = WAL_FRAME_COMMIT, .txn = txn, .len = len,
+                  .pgno = (uint32_t)(w->nframes - published)};
+    if (len)
+        memcpy(hdr + WAL_FRAME_HDR_SIZE, payload, len);
+    frame_seal(w, hdr, &h);
+    if ((rc = flush(w)) != 0) {
+        wal_abort(w);
+        return rc;
+    }
+    wal_index_publish(w, published, w->nframes);
+    /* Release: pairs with the acquire in wal_max_frame; a reader that
+     * captures the new count sees every slot and position published. */
+    atomic_store_explicit(&w->max_frame, w->nframes, memory_order_release);
+    w->last_txn = txn;
+    w->txn = 0;
+    w->txns++;
+    w->commit_end = w->wbuf_off;
+    w->commit_chain = w->chain;
+    w->stats.commits++;
+    return 0;
+}
+
+int wal_sync(wal *w) {
+    if (w->latched)
+        return CD_EREOPEN;
+    int rc = os_sync(w->file);
+    w->stats.syncs++;
+    if (rc) {
+        /* The kernel may have dropped the dirty pages: nothing written
+         * since the last good sync can be trusted to reach the disk. */
+        w->latched = 1;
+        return rc;
+    }
+    w->synced_end = w->wbuf_off; /* everything written so far */
+    return 0;
+}
+
+/* Writes both header copies for the current salt and generation. */
+int wal_write_header(wal *w) {
+    uint8_t area[WAL_HDR_AREA];
+    memset(area, 0, sizeof area);
+    wal_hdr h = {.version = WAL_FORMAT_VERSION, .page_size = w->page_size,
+                 .salt = w->salt, .generation = w->generation};
+    wal_hdr_encode(area, &h);
+    memcpy(area + WAL_HDR_COPY_STRIDE, area, WAL_HDR_SIZE);
+    w->hdr_checksum = h.checksum;
+    int rc = os_write(w->file, 0, area, sizeof area);
+    if (rc == 0)
+        rc = os_sync(w->file);
+    return rc;
+}
+
+/* Points the writer state at an empty generation. */
+void wal_start_generation(wal *w) {
+    w->wbuf_len = 0;
+    w->wbuf_off = w->commit_end = WAL_HDR_AREA;
+    w->chain = w->commit_chain = w->hdr_checksum;
+    w->synced_end = WAL_HDR_AREA;
+    w->nframes = 0;
+    w->txn = 0;
+    w->txns = 0;
+    wal_index_clear(w);
+    /* Release for form's sake: no reader is bounded by a frame now. */
+    atomic_store_explicit(&w->max_frame, 0, memory_order_release);
+}
+
+int wal_reset(wal *w) {
+    if (w->latched)
+        return CD_EREOPEN;
+    if (w->txn != 0)
+        return CD_EBUSY;
+    uint64_t salt, size;
+    int rc = os_random(w->vfs, &salt, sizeof salt);
+    if (rc == 0)
+        rc = os_size(w->file, &size);
+    if (rc == 0 && size > w->opt.reset_keep_bytes && size > WAL_HDR_AREA)
+        rc = os_truncate(w->file, WAL_HDR_AREA);
+    if (rc)
+        return rc; /* nothing changed */
+    uint64_t old_salt = w->salt;
+    w->salt = salt == old_salt ? salt + 1 : salt;
+    w->generation++;
+    if ((rc = wal_write_header(w)) != 0) {
+        /* The header on disk may be either generation: refuse to go on. */
+        w->latched = 1;
+        return rc;
+    }
+    w->stats.syncs++;
+    wal_start_generation(w);
+    return 0;
+}
+
+uint64_t wal_max_frame(const wal *w) {
+    /* Acquire: pairs with the release in wal_append_commit. */
+    return atomic_load_explicit(&((wal *)w)->max_frame, memory_order_acquire);
+}
+
+uint64_t wal_last_txn(const wal *w) { return w->last_txn; }
+uint64_t wal_size_bytes(const wal *w) { return w->commit_end; }
+int wal_latched(const wal *w) { return w->latched; }
+void wal_get_stats(const wal *w, wal_stats *out) { *out = w->stats; }
+
+int wal_check(const wal *w) {
+    uint64_t mf = wal_max_frame(w);
+    int ok = w->commit_end >= WAL_HDR_AREA && w->wbuf_off >= w->commit_end &&
+             w->wbuf_len <= w->wbuf_cap && w->nframes >= mf &&
+             w->synced_end <= w->wbuf_off && (w->txn != 0 || w->nframes == mf) &&
+             (w->txn == 0 || w->txn > w->last_txn);
+    return ok ? 0 : CD_EINVAL;
+}
