@@ -86,7 +86,7 @@ ISLE_API const char *isle_errmsg(void);
 #define ISLE_OBJECT_SIZE_MAX (16u * 1024 * 1024) /* encoded object bytes */
 #define ISLE_NEST_DEPTH_MAX 32u          /* embedded objects, top level = 1 */
 #define ISLE_FIELDS_MAX 1024u            /* fields of one object type */
-#define ISLE_KEY_SIZE_MAX 1024u          /* encoded index key bytes */
+#define ISLE_KEY_SIZE_MAX 512u           /* encoded index key bytes */
 
 /* ---- databases ------------------------------------------------------------- */
 

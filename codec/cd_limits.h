@@ -27,6 +27,6 @@
 
 /* Components in one composite index key, and the largest encoded key. */
 #define CD_KEY_PARTS_MAX 16u
-#define CD_KEY_SIZE_MAX 1024u
+#define CD_KEY_SIZE_MAX 512u /* = the B+tree's longest key (bt.h) */
 
 #endif /* ISLE_CD_LIMITS_H */

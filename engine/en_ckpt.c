@@ -90,6 +90,7 @@ int en_checkpoint_locked(en_db *db) {
         if ((rc = en_meta_write(db, &db->state)) != 0)
             return rc;
         db->ckpt_frame = max_frame;
+        db->ckpt_log_bytes = wal_size_bytes(db->wal);
         db->n_checkpoints++;
         /* From here on new readers find every page in the main file. */
         if ((rc = en_publish(db, &db->state, 0)) != 0)
@@ -102,6 +103,7 @@ int en_checkpoint_locked(en_db *db) {
         if (rc)
             return en_latch(db, rc, "resetting the log");
         db->ckpt_frame = 0;
+        db->ckpt_log_bytes = wal_size_bytes(db->wal);
         rc = en_publish(db, &db->state, 0);
     }
     return rc;

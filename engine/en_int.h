@@ -158,6 +158,7 @@ struct en_db {
     int meta_slot;                 /* meta page holding the newest checkpoint */
     uint64_t ckpt_txn;             /* transaction of that meta */
     uint64_t ckpt_frame;           /* log frames already copied */
+    uint64_t ckpt_log_bytes;       /* log size at the last checkpoint */
 
     /* committed state: written by the writer, published by `current` */
     en_state state;

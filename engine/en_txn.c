@@ -206,6 +206,22 @@ static int commit_log(en_txn *t) {
     return 0;
 }
 
+/*
+ * After a commit: checkpoint once the log passes the threshold.  While
+ * readers keep the log from being reset (they read frames of it), it grows;
+ * then checkpoint again only after another threshold's worth of log, and
+ * reset as soon as no reader holds frames.
+ */
+static int auto_checkpoint(en_db *db) {
+    uint64_t size = wal_size_bytes(db->wal), with_frames = 0;
+    if (size <= db->opt.checkpoint_bytes)
+        return 0;
+    en_readers_active(db, &with_frames);
+    if (with_frames && size - db->ckpt_log_bytes <= db->opt.checkpoint_bytes)
+        return 0;
+    return en_checkpoint_locked(db);
+}
+
 int en_commit(en_txn *t) {
     en_db *db = t->db;
     int rc = 0;
@@ -231,8 +247,8 @@ int en_commit(en_txn *t) {
             db->n_commits++;
             rc = en_publish(db, &db->state, wal_max_frame(db->wal));
         }
-        if (rc == 0 && wal_size_bytes(db->wal) > db->opt.checkpoint_bytes)
-            rc = en_checkpoint_locked(db);
+        if (rc == 0)
+            rc = auto_checkpoint(db);
     }
     t->ntaken = t->nown = t->nfreed = 0; /* applied: nothing to put back */
     en_txn_end(t);
