@@ -264,6 +264,8 @@ typedef struct isle_stats {
     uint64_t oldest_reader_txn; /* snapshot of the oldest open read, 0: none */
     uint32_t readers;
     uint64_t checkpoints, commits, log_syncs; /* since open */
+    uint64_t spilled_pages; /* since open: pages of write transactions larger
+                               than cache_bytes, written to the log early */
 } isle_stats;
 /* Errors: ISLE_EINVAL, ISLE_EDEADLK (inside a write), ISLE_ECORRUPT, ISLE_EIO. */
 ISLE_API int isle_stat(isle_db *db, isle_stats *st);

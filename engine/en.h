@@ -152,6 +152,7 @@ typedef struct en_stats {
     uint64_t checkpoints;
     uint64_t commits;
     uint64_t log_syncs;
+    uint64_t spilled_pages;  /* dirty pages written early: large writes */
 } en_stats;
 int en_stat(en_db *db, en_stats *st);
 

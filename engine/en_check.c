@@ -163,6 +163,7 @@ int en_stat(en_db *db, en_stats *st) {
     st->readers = (uint32_t)en_readers_active(db, NULL);
     st->checkpoints = db->n_checkpoints;
     st->commits = db->n_commits;
+    st->spilled_pages = db->n_spilled;
     wal_stats ws;
     wal_get_stats(db->wal, &ws);
     st->log_syncs = ws.syncs;

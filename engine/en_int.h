@@ -86,6 +86,19 @@ typedef struct en_dirty {
     uint32_t count;
 } en_dirty;
 
+/* A dirty page written to the log before its transaction commits. */
+typedef struct en_spilled {
+    uint32_t pgno;
+    wal_frame_ref ref;
+    struct en_spilled *next;
+} en_spilled;
+
+typedef struct en_spillmap {
+    en_spilled **slots;
+    uint32_t mask;
+    uint32_t count;
+} en_spillmap;
+
 /* A named tree known to this handle. */
 typedef struct en_treedef {
     char name[EN_NAME_MAX + 1];
@@ -113,6 +126,8 @@ struct en_txn {
     uint32_t nspare;
     uint32_t bufs_live;
     en_dirty dirty;
+    en_spillmap spill;      /* dirty pages spilled to the log */
+    uint64_t nspilled;      /* frames spilled (some may be superseded) */
     en_troot *roots;        /* indexed by en_tree */
     uint32_t nroots;
     bt_tree catalog;
@@ -188,7 +203,7 @@ struct en_db {
     _Atomic uint32_t ntrees;
 
     /* counters */
-    uint64_t n_checkpoints, n_commits;
+    uint64_t n_checkpoints, n_commits, n_spilled;
     void *rctx;                    /* wal_rctx for the writer */
 };
 

@@ -102,6 +102,126 @@ static void dirty_remove(en_dirty *d, en_buf *b) {
     }
 }
 
+/* ---- spilling ------------------------------------------------------------- */
+
+/*
+ * A write transaction keeps its dirty pages in memory up to the cache
+ * budget (en_options.cache_bytes).  Past it, every unpinned dirty page is
+ * sealed and appended to the log as a frame of the open transaction, and
+ * its memory freed; a later read finds it through the spill map, and
+ * making it dirty again brings it back (its next frame supersedes the
+ * spilled one: the log's index keeps the newest frame of a page).  An
+ * abort discards the frames with the rest of the transaction.
+ */
+static en_spilled *spill_find(const en_spillmap *m, uint32_t pgno, en_spilled ***link) {
+    if (!m->slots)
+        return NULL;
+    for (en_spilled **p = &m->slots[hash_pgno(pgno) & m->mask]; *p; p = &(*p)->next)
+        if ((*p)->pgno == pgno) {
+            if (link)
+                *link = p;
+            return *p;
+        }
+    return NULL;
+}
+
+static int spill_add(en_spillmap *m, uint32_t pgno, const wal_frame_ref *ref) {
+    en_spilled **link, *s = spill_find(m, pgno, &link);
+    if (s) {
+        s->ref = *ref;
+        return 0;
+    }
+    if (!m->slots || m->count >= m->mask) {
+        uint32_t n = m->slots ? (m->mask + 1) * 2 : 1024;
+        en_spilled **slots = calloc(n, sizeof *slots);
+        if (!slots)
+            return CD_ENOMEM;
+        for (uint32_t i = 0; m->slots && i <= m->mask; i++)
+            for (en_spilled *e = m->slots[i], *next; e; e = next) {
+                next = e->next;
+                e->next = slots[hash_pgno(e->pgno) & (n - 1)];
+                slots[hash_pgno(e->pgno) & (n - 1)] = e;
+            }
+        free(m->slots);
+        m->slots = slots;
+        m->mask = n - 1;
+    }
+    if (!(s = malloc(sizeof *s)))
+        return CD_ENOMEM;
+    *s = (en_spilled){pgno, *ref, m->slots[hash_pgno(pgno) & m->mask]};
+    m->slots[hash_pgno(pgno) & m->mask] = s;
+    m->count++;
+    return 0;
+}
+
+static void spill_remove(en_spillmap *m, uint32_t pgno) {
+    en_spilled **link, *s = spill_find(m, pgno, &link);
+    if (s) {
+        *link = s->next;
+        free(s);
+        m->count--;
+    }
+}
+
+static void spill_clear(en_spillmap *m) {
+    for (uint32_t i = 0; m->slots && i <= m->mask; i++)
+        for (en_spilled *e = m->slots[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+/* Spills every unpinned dirty page when the dirty set passes the budget. */
+static int maybe_spill(en_txn *t) {
+    en_db *db = t->db;
+    if ((uint64_t)t->dirty.count * db->page_size <= db->opt.cache_bytes)
+        return 0;
+    for (uint32_t i = 0; i <= t->dirty.mask; i++) {
+        for (en_buf **p = &t->dirty.slots[i]; *p;) {
+            en_buf *b = *p;
+            if (b->pins) {
+                p = &b->next;
+                continue;
+            }
+            wal_frame_ref ref;
+            cd_page_set_txn(b->page, t->st.txn);
+            cd_page_seal(b->page, db->page_size);
+            int rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
+            if (rc == 0 && spill_add(&t->spill, b->pgno, &ref) != 0)
+                rc = CD_ENOMEM;
+            if (rc) {
+                t->failed = 1;
+                return en_fail(rc, "spilling page %u to the log", b->pgno);
+            }
+            t->nspilled++;
+            db->n_spilled++;
+            *p = b->next;
+            t->dirty.count--;
+            buf_put(t, b);
+        }
+    }
+    int rc = wal_flush(db->wal);
+    if (rc) {
+        t->failed = 1;
+        return en_fail(rc, "writing spilled pages to the log");
+    }
+    return 0;
+}
+
+/* Reads a spilled page back into buffer b. */
+static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *page) {
+    cd_diag d = {0};
+    int rc = wal_read_page(t->db->wal, &s->ref, page, NULL, &d);
+    if (rc == 0)
+        rc = cd_page_validate(page, t->db->page_size, s->pgno, mask, &d);
+    if (rc == CD_ECORRUPT)
+        return en_fail(rc, "page %u spilled to the log reads back corrupt: %s", s->pgno,
+                       d.what ? d.what : "?");
+    return rc ? en_fail(rc, "reading spilled page %u back", s->pgno) : 0;
+}
+
 /* ---- reading from disk ---------------------------------------------------- */
 
 static int corrupt(uint32_t pgno, const char *where, const cd_diag *d) {
@@ -163,7 +283,11 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
         return rc;
     if (!(b = buf_get(t)))
         return en_fail(CD_ENOMEM, "out of memory for a page buffer");
-    rc = en_read_page(t->db, t->max_frame, pgno, mask, b->page, t->rctx);
+    const en_spilled *s = t->write ? spill_find(&t->spill, pgno, NULL) : NULL;
+    if (s)
+        rc = spill_read(t, s, mask, b->page);
+    else
+        rc = en_read_page(t->db, t->max_frame, pgno, mask, b->page, t->rctx);
     if (rc) {
         buf_put(t, b);
         return rc;
@@ -202,7 +326,10 @@ static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
 static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
     en_txn *t = ctx;
     uint32_t p;
-    int rc = en_free_alloc(t, &p);
+    int rc = maybe_spill(t);
+    if (rc)
+        return rc;
+    rc = en_free_alloc(t, &p);
     en_buf *b = NULL;
     if (rc == 0 && (rc = dirty_new(t, p, &b)) != 0)
         en_free_release(t, p, 1);
@@ -219,6 +346,24 @@ static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page
     en_buf *b = en_dirty_find(&t->dirty, pgno);
     if (b) {
         b->pins++;
+        *new_pgno = pgno;
+        *page = b->page;
+        return 0;
+    }
+    const en_spilled *s = spill_find(&t->spill, pgno, NULL);
+    if (s) { /* allocated in this transaction: back into memory, same number */
+        int rc = maybe_spill(t);
+        if (rc == 0)
+            rc = dirty_new(t, pgno, &b);
+        if (rc == 0 && (rc = spill_read(t, s, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW,
+                                        b->page)) != 0) {
+            b->pins = 0;
+            dirty_remove(&t->dirty, b);
+            buf_put(t, b);
+        }
+        if (rc)
+            return rc;
+        spill_remove(&t->spill, pgno);
         *new_pgno = pgno;
         *page = b->page;
         return 0;
@@ -253,6 +398,10 @@ static int op_free(void *ctx, uint32_t pgno) {
         buf_put(t, b);
         return en_free_release(t, pgno, 1);
     }
+    if (spill_find(&t->spill, pgno, NULL)) {
+        spill_remove(&t->spill, pgno);
+        return en_free_release(t, pgno, 1);
+    }
     int rc = check_pgno(t, pgno);
     return rc ? rc : en_free_release(t, pgno, 0);
 }
@@ -282,6 +431,7 @@ void en_pager_release_all(en_txn *t) {
     }
     free(t->dirty.slots);
     memset(&t->dirty, 0, sizeof t->dirty);
+    spill_clear(&t->spill);
     for (en_buf *b = t->bufs_free, *next; b; b = next) {
         next = b->next;
         free(b);

@@ -233,7 +233,7 @@ int en_commit(en_txn *t) {
         rc = en_fail(CD_EINVAL, "a write in this transaction failed: it can only roll back");
     else if (t->cursors)
         rc = en_fail(CD_EINVAL, "close the transaction's cursors before committing");
-    int changed = t->dirty.count || t->catalog_dirty || t->nfreed || t->ntaken ||
+    int changed = t->dirty.count || t->nspilled || t->catalog_dirty || t->nfreed || t->ntaken ||
                   t->st.page_count != db->state.page_count;
     if (rc == 0 && changed)
         rc = en_catalog_flush(t);
@@ -264,6 +264,9 @@ void en_txn_end(en_txn *t) {
     en_pager_release_all(t);
     free(t->roots);
     if (t->write) {
+        /* Drops frames of this transaction still open in the log (spilled
+         * pages, a failed commit); after a commit there are none. */
+        wal_abort(db->wal);
         en_free_abort(t);
         free(t->taken);
         free(t->freed);

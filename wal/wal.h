@@ -253,6 +253,17 @@ int wal_close(wal *w);
  */
 int wal_append_page(wal *w, uint64_t txn, uint32_t pgno, const void *page);
 /*
+ * The same, and *ref tells where the frame is, so the writer can read the
+ * page back before its transaction commits (wal_read_page, after
+ * wal_flush has written the buffer): how a transaction larger than memory
+ * spills pages.  Frames of the open transaction are not in the index.
+ */
+int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
+                        wal_frame_ref *ref);
+/* Writes the buffered frames of the open transaction to the file (no
+ * sync).  On failure the transaction is discarded, as wal_append_page. */
+int wal_flush(wal *w);
+/*
  * Appends the commit record of txn with payload[0, len) (len <=
  * WAL_COMMIT_PAYLOAD_MAX; a transaction may have no pages), writes every
  * buffered frame, and publishes the transaction's frames in the index

@@ -101,6 +101,20 @@ static void frame_seal(wal *w, uint8_t *hdr, wal_fhdr *h) {
 }
 
 int wal_append_page(wal *w, uint64_t txn, uint32_t pgno, const void *page) {
+    return wal_append_page_ref(w, txn, pgno, page, NULL);
+}
+
+int wal_flush(wal *w) {
+    if (w->latched)
+        return CD_EREOPEN;
+    int rc = flush(w);
+    if (rc)
+        wal_abort(w);
+    return rc;
+}
+
+int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
+                        wal_frame_ref *ref) {
     int rc = txn_check(w, txn);
     if (rc)
         return rc == CD_EREOPEN ? rc : (wal_abort(w), rc);
@@ -124,6 +138,9 @@ int wal_append_page(wal *w, uint64_t txn, uint32_t pgno, const void *page) {
         goto out;
     wal_finfo *fi = wal_index_info(w, frame);
     *fi = (wal_finfo){w->wbuf_off + w->wbuf_len, pgno, h.len};
+    if (ref)
+        *ref = (wal_frame_ref){.frame = frame, .offset = fi->offset, .pgno = pgno,
+                               .len = h.len};
     frame_seal(w, hdr, &h);
     w->txn = txn;
     w->nframes = frame;
