@@ -31,3 +31,18 @@ add_compile_definitions($<$<CONFIG:Debug>:ISLE_DEBUG=1>)
 function(isle_target_flags target)
   target_compile_options(${target} PRIVATE ${ISLE_WARNINGS})
 endfunction()
+
+# Under a sanitizer, a test whose output holds a sanitizer report fails,
+# even when the process exits 0 (a leak found as a Criterion worker exits
+# is otherwise not counted).  Called once per directory that adds tests;
+# deferred to the end of that directory so every test is covered.
+function(isle_guard_tests_now)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  if(ISLE_SANITIZE AND tests)
+    set_tests_properties(${tests} PROPERTIES FAIL_REGULAR_EXPRESSION
+      "(Address|Leak|Thread|UndefinedBehavior)Sanitizer|runtime error:")
+  endif()
+endfunction()
+macro(isle_guard_tests)
+  cmake_language(DEFER CALL isle_guard_tests_now)
+endmacro()

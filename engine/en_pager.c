@@ -302,7 +302,9 @@ static void op_unpin(void *ctx, const uint8_t *page) {
     en_txn *t = ctx;
     en_buf *b = BUF_OF(page);
     ISLE_VERIFY(b->pins > 0);
-    if (--b->pins == 0 && !en_dirty_find(&t->dirty, b->pgno))
+    /* By identity: a read copy of a page whose number is also dirty (a
+     * spilled page brought back) is still a read copy. */
+    if (--b->pins == 0 && en_dirty_find(&t->dirty, b->pgno) != b)
         buf_put(t, b);
 }
 
