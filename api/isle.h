@@ -95,9 +95,58 @@ ISLE_API const char *isle_errmsg(void);
  * A handle may be used from any thread.  Opening takes an exclusive lock
  * on the file: a second open, in this process or another, fails with
  * ISLE_EBUSY until the first handle is closed.
+ *
+ * Every write transaction runs on the database's own writer thread, one at
+ * a time, in the order of its queue; readers run on any thread and never
+ * wait for it.
  */
 typedef struct isle_db isle_db;
 typedef struct isle_txn isle_txn;
+
+/* A queued asynchronous write (see isle_write_async). */
+typedef struct isle_job isle_job;
+
+/* Priorities of the priority queue: higher runs first, FIFO among equal
+ * priorities.  Any int may be used; these are the named ones. */
+#define ISLE_PRIORITY_LOW 0
+#define ISLE_PRIORITY_NORMAL 1
+#define ISLE_PRIORITY_HIGH 2
+#define ISLE_PRIORITY_UI 5
+
+/* Write queues. */
+#define ISLE_QUEUE_FIFO 0     /* submission order (the default) */
+#define ISLE_QUEUE_PRIORITY 1 /* by priority, then submission order */
+#define ISLE_QUEUE_CUSTOM 2   /* isle_options.custom_queue */
+
+/*
+ * An application's own queue.  isle calls these with its queue lock held,
+ * from any thread, never two at once, so they need no locking; they must
+ * not call isle.  add: 0 to accept the job (or an ISLE_E* to refuse it);
+ * next: the job to run now, or NULL when empty; remove: 1 if job was queued
+ * and is now removed, else 0; remove_named: remove and return one queued
+ * job whose isle_job_name() equals name, or NULL; quit (may be NULL): the
+ * database is closing and the queue is empty.  q is passed to each.
+ */
+typedef struct isle_queue_ops {
+    int (*add)(void *q, isle_job *job);
+    isle_job *(*next)(void *q);
+    int (*remove)(void *q, isle_job *job);
+    isle_job *(*remove_named)(void *q, const char *name);
+    void (*quit)(void *q);
+    void *q;
+} isle_queue_ops;
+
+/*
+ * A dispatcher hands callbacks (of asynchronous writes and watchers) to
+ * the application's event loop: post must arrange for fn(arg) to be called
+ * exactly once, on any thread, later or at once.  Without one, callbacks
+ * run on the writer thread.
+ */
+typedef struct isle_dispatcher {
+    void (*post)(void (*fn)(void *arg), void *arg, void *ctx);
+    void *ctx;
+} isle_dispatcher;
+
 
 /* Durability of a commit. */
 #define ISLE_SYNC_FULL 0   /* on disk when the commit returns (one log sync) */
@@ -113,6 +162,11 @@ typedef struct isle_options {
                                   0: 64 MiB */
     size_t cache_bytes;        /* memory bound for pages; 0: 64 MiB */
     int create;                /* create a missing database (default 1) */
+    int queue;                 /* ISLE_QUEUE_FIFO (default), _PRIORITY, _CUSTOM */
+    isle_queue_ops custom_queue; /* ISLE_QUEUE_CUSTOM: the application's queue */
+    uint32_t queue_max;        /* jobs waiting at once; 0: 10000 */
+    isle_dispatcher dispatcher; /* post == NULL: callbacks on the writer thread */
+    int deferred_open;         /* return at once; open on the writer thread */
 } isle_options;
 
 /* Fills *opt with the defaults. */
@@ -132,13 +186,27 @@ ISLE_API void isle_options_init(isle_options *opt);
 ISLE_API int isle_open(const char *path, const isle_options *opt, isle_db **out);
 
 /*
- * Checkpoints and closes the database, releasing its lock.  Errors:
+ * With opt->deferred_open, isle_open returns at once (after checking its
+ * arguments) and the writer thread opens and recovers the database; writes
+ * submitted meanwhile wait for it, read transactions begun meanwhile wait
+ * for it, and if it fails each of them gets the open's error (and
+ * isle_close just frees the handle).
+ */
+
+/*
+ * Waits for every queued write to finish, checkpoints and closes the
+ * database, stops its writer thread and releases its lock.  Errors:
  * ISLE_EINVAL (NULL), ISLE_EBUSY (read transactions are still open, or
- * called inside a write: nothing is done).  Any other failure is from the
- * final checkpoint: the handle is closed anyway and no commit is lost
- * (the log keeps it for the next open).
+ * called inside a write or a callback on the writer thread: nothing is
+ * done).  Any other failure is from the final checkpoint: the handle is
+ * closed anyway and no commit is lost (the log keeps it).  The handle is
+ * freed: using it afterwards is undefined.
  */
 ISLE_API int isle_close(isle_db *db);
+/* The same; with ISLE_CLOSE_CANCEL, queued writes that have not started
+ * are cancelled (complete(ISLE_ECANCELED)) instead of run. */
+#define ISLE_CLOSE_CANCEL 0x1u
+ISLE_API int isle_close_ex(isle_db *db, unsigned flags);
 
 /* ---- transactions ---------------------------------------------------------- */
 
@@ -169,6 +237,105 @@ ISLE_API int isle_read_end(isle_txn *txn);
  */
 typedef int (*isle_write_fn)(isle_txn *txn, void *arg);
 ISLE_API int isle_write(isle_db *db, isle_write_fn fn, void *arg);
+
+/*
+ * Callbacks of an asynchronous write, each optional: ready just before fn
+ * runs; then success (after the commit is durable, with its transaction
+ * id) or error (after the rollback, with the code); then complete (always,
+ * last, with 0 or the code).  A cancelled write gets only complete, with
+ * ISLE_ECANCELED.  They run on the writer thread, or through the
+ * dispatcher when there is one.
+ *
+ * A callback on the writer thread holds up every write behind it, so it
+ * must be short and must not block: it may read (isle_read_begin), queue
+ * more writes (isle_write_async, which never blocks), cancel, and watch;
+ * isle_write and isle_close from it return ISLE_EDEADLK / ISLE_EBUSY.
+ */
+typedef struct isle_write_callbacks {
+    void (*ready)(void *arg);
+    void (*success)(void *arg, uint64_t txn_id);
+    void (*error)(void *arg, int code);
+    void (*complete)(void *arg, int code);
+} isle_write_callbacks;
+
+/*
+ * Queues fn(txn, arg) to run on the writer thread and returns at once.
+ * cb (may be NULL) and arg are passed to the callbacks.  name (may be NULL;
+ * at most 63 bytes, copied) lets isle_cancel_named find it; priority
+ * orders a priority queue.  With handle non-NULL, *handle is a reference
+ * to the job for isle_job_cancel, released with isle_job_release (the job
+ * runs whether or not it is released).
+ * Errors: ISLE_EINVAL (NULL db or fn, name too long), ISLE_EAGAIN (the
+ * queue holds queue_max jobs: back off and retry), ISLE_ECLOSED (the
+ * database is closing), ISLE_ENOMEM, or the custom queue's refusal.
+ */
+ISLE_API int isle_write_async(isle_db *db, isle_write_fn fn, void *arg,
+                              const isle_write_callbacks *cb, const char *name,
+                              int priority, isle_job **handle);
+/* Cancels a job that has not started: 0 (it gets complete(ISLE_ECANCELED)),
+ * ISLE_EBUSY if it is running or done (a running job is not interrupted),
+ * ISLE_EINVAL for NULL. */
+ISLE_API int isle_job_cancel(isle_job *job);
+/* Cancels every queued job named name; *count (may be NULL) gets how many.
+ * Errors: ISLE_EINVAL (NULL or empty name). */
+ISLE_API int isle_cancel_named(isle_db *db, const char *name, size_t *count);
+/* Releases a handle from isle_write_async (NULL is a no-op). */
+ISLE_API void isle_job_release(isle_job *job);
+/* For custom queues: a job's priority and name ("" if unnamed). */
+ISLE_API int isle_job_priority(const isle_job *job);
+ISLE_API const char *isle_job_name(const isle_job *job);
+
+/*
+ * Bulk processing: fn(txn, item, arg) for each of count items of item_size
+ * bytes at items, in one write transaction on the writer thread, calling
+ * progress(current, total, item, arg) (may be NULL) after each item on the
+ * writer thread.  The first error from fn rolls the whole transaction back
+ * and is returned.  Errors: as isle_write, and ISLE_EINVAL for NULL items
+ * with count > 0 or item_size 0.
+ */
+typedef int (*isle_process_fn)(isle_txn *txn, const void *item, void *arg);
+typedef void (*isle_progress_fn)(size_t current, size_t total, const void *item,
+                                 void *arg);
+ISLE_API int isle_write_process(isle_db *db, const void *items, size_t count,
+                                size_t item_size, isle_process_fn fn,
+                                isle_progress_fn progress, void *arg);
+
+/* ---- watchers ----------------------------------------------------------------- */
+
+/*
+ * What one commit changed in a watched tree.  keys[i] (klens[i] bytes) are
+ * the keys it put or deleted, when known (keys_known); a dropped tree or a
+ * commit that changed more than 1024 keys of it reports keys_known = 0.
+ * Valid during the callback only.
+ */
+typedef struct isle_change {
+    const char *tree;
+    uint64_t txn;
+    int keys_known;
+    uint32_t nkeys;
+    const void *const *keys;
+    const uint32_t *klens;
+} isle_change;
+typedef void (*isle_watch_fn)(void *arg, const isle_change *change);
+typedef struct isle_watch isle_watch;
+
+/*
+ * Calls fn(arg, change) once after each commit that changed tree `name`
+ * (key == NULL) or only the entry `key` of it, after the commit is durable
+ * and visible to new readers; on the writer thread or through the
+ * dispatcher.  Any thread may add or remove watchers.  Errors: ISLE_EINVAL
+ * (NULL db, fn, name or out; empty or too long name or key), ISLE_ENOMEM.
+ */
+ISLE_API int isle_watch_tree(isle_db *db, const char *name, isle_watch_fn fn,
+                             void *arg, isle_watch **out);
+ISLE_API int isle_watch_key(isle_db *db, const char *name, const void *key,
+                            size_t klen, isle_watch_fn fn, void *arg,
+                            isle_watch **out);
+/* Removes a watcher.  When it returns, fn is not running (unless this is
+ * called from fn itself) and will not be called again, so arg may be
+ * freed; a call already posted to the dispatcher finds it gone and does
+ * nothing.  NULL is a no-op. */
+ISLE_API void isle_unwatch(isle_watch *w);
 
 /* ---- key/value trees ------------------------------------------------------- */
 

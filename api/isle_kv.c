@@ -5,6 +5,7 @@
  */
 #include "isle.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "en.h"
@@ -23,6 +24,22 @@ static int done(int rc) {
     return rc;
 }
 
+/*
+ * For calls whose lower layers may fail without a message (a cursor
+ * stepping past the end, a missing key): the caller clears the message
+ * first, and a failure that left none gets one naming the call.
+ */
+static int status(const char *fn, int rc) {
+    if (rc == 0) {
+        en_clear_error();
+        return 0;
+    }
+    if (!en_errmsg()[0])
+        en_fail(rc, "%s: %s", fn,
+                rc == ISLE_ENOTFOUND ? "no such entry" : isle_strerror(rc));
+    return rc;
+}
+
 void isle_options_init(isle_options *opt) {
     if (!opt)
         return;
@@ -36,15 +53,25 @@ int isle_open(const char *path, const isle_options *opt, isle_db **out) {
     isle_options def;
     if (!path || !out)
         return en_fail(ISLE_EINVAL, "isle_open: NULL argument");
+    if (!*path)
+        return en_fail(ISLE_EINVAL, "isle_open: empty path");
     if (!opt) {
         isle_options_init(&def);
         opt = &def;
     }
     if (opt->sync < ISLE_SYNC_FULL || opt->sync > ISLE_SYNC_OFF)
         return en_fail(ISLE_EINVAL, "isle_open: unknown sync mode %d", opt->sync);
+    if (opt->queue < ISLE_QUEUE_FIFO || opt->queue > ISLE_QUEUE_CUSTOM)
+        return en_fail(ISLE_EINVAL, "isle_open: unknown queue kind %d", opt->queue);
+    const isle_queue_ops *q = &opt->custom_queue;
     en_options eo = {.page_size = opt->page_size, .sync = (enum en_sync)opt->sync,
                      .checkpoint_bytes = opt->checkpoint_bytes,
-                     .cache_bytes = opt->cache_bytes, .create = opt->create};
+                     .cache_bytes = opt->cache_bytes, .create = opt->create,
+                     .queue_kind = (enum en_queue_kind)opt->queue,
+                     .queue = {q->add, q->next, q->remove, q->remove_named, q->quit, q->q},
+                     .queue_max = opt->queue_max,
+                     .dispatcher = {opt->dispatcher.post, opt->dispatcher.ctx},
+                     .deferred = opt->deferred_open};
     en_db *db;
     int rc = en_open(path, &eo, &db);
     if (rc == 0)
@@ -52,10 +79,14 @@ int isle_open(const char *path, const isle_options *opt, isle_db **out) {
     return done(rc);
 }
 
-int isle_close(isle_db *db) {
+int isle_close(isle_db *db) { return isle_close_ex(db, 0); }
+
+int isle_close_ex(isle_db *db, unsigned flags) {
     if (!db)
         return en_fail(ISLE_EINVAL, "isle_close: NULL handle");
-    return done(en_close(DB(db)));
+    if (flags & ~ISLE_CLOSE_CANCEL)
+        return en_fail(ISLE_EINVAL, "isle_close_ex: unknown flags 0x%x", flags);
+    return done(en_close_ex(DB(db), (flags & ISLE_CLOSE_CANCEL) ? EN_CLOSE_CANCEL : 0));
 }
 
 int isle_read_begin(isle_db *db, isle_txn **out) {
@@ -80,16 +111,7 @@ int isle_read_end(isle_txn *txn) {
 int isle_write(isle_db *db, isle_write_fn fn, void *arg) {
     if (!db || !fn)
         return en_fail(ISLE_EINVAL, "isle_write: NULL argument");
-    en_txn *t;
-    int rc = en_write_begin(DB(db), &t);
-    if (rc)
-        return rc;
-    rc = fn((isle_txn *)t, arg);
-    if (rc) {
-        en_txn_end(t);
-        return rc;
-    }
-    return done(en_commit(t));
+    return en_write_sync(DB(db), fn, arg); /* isle_txn is en_txn */
 }
 
 int isle_kv_open(isle_txn *txn, const char *name, unsigned flags, isle_tree *out) {
@@ -128,11 +150,12 @@ int isle_kv_get(isle_txn *txn, isle_tree tree, const void *key, size_t klen,
     if (rc)
         return rc;
     en_val v;
+    en_clear_error();
     rc = en_get(TXN(txn), tree, key, (uint32_t)klen, &v);
     if (rc == ISLE_ENOTFOUND && !en_errmsg()[0])
         en_fail(rc, "isle_kv_get: no such key");
     if (rc)
-        return rc;
+        return status("isle_kv_get", rc);
     out->data = v.data;
     out->len = v.len;
     memcpy(out->priv_, v.priv_, sizeof v.priv_);
@@ -160,11 +183,12 @@ int isle_kv_put(isle_txn *txn, isle_tree tree, const void *key, size_t klen,
     if (vlen > ISLE_OBJECT_SIZE_MAX)
         return en_fail(ISLE_ETOOBIG, "isle_kv_put: value of %zu bytes (at most %u)", vlen,
                        ISLE_OBJECT_SIZE_MAX);
+    en_clear_error();
     rc = en_put(TXN(txn), tree, key, (uint32_t)klen, val, (uint32_t)vlen,
                 (flags & ISLE_KV_NOOVERWRITE) ? EN_PUT_NOOVERWRITE : 0);
     if (rc == ISLE_EEXIST)
         en_fail(rc, "isle_kv_put: the key exists");
-    return done(rc);
+    return status("isle_kv_put", rc);
 }
 
 int isle_kv_del(isle_txn *txn, isle_tree tree, const void *key, size_t klen) {
@@ -173,10 +197,11 @@ int isle_kv_del(isle_txn *txn, isle_tree tree, const void *key, size_t klen) {
     int rc = key_check("isle_kv_del", key, klen);
     if (rc)
         return rc;
+    en_clear_error();
     rc = en_del(TXN(txn), tree, key, (uint32_t)klen);
-    if (rc == ISLE_ENOTFOUND)
+    if (rc == ISLE_ENOTFOUND && !en_errmsg()[0])
         en_fail(rc, "isle_kv_del: no such key");
-    return done(rc);
+    return status("isle_kv_del", rc);
 }
 
 /* ---- cursors ---------------------------------------------------------------- */
@@ -198,43 +223,53 @@ void isle_cursor_close(isle_cursor *cur) { en_cursor_close(CUR(cur)); }
 int isle_cursor_first(isle_cursor *cur) {
     if (!cur)
         return en_fail(ISLE_EINVAL, "isle_cursor_first: NULL cursor");
-    return done(en_cursor_first(CUR(cur)));
+    en_clear_error();
+    return status("isle_cursor_first", en_cursor_first(CUR(cur)));
 }
 
 int isle_cursor_last(isle_cursor *cur) {
     if (!cur)
         return en_fail(ISLE_EINVAL, "isle_cursor_last: NULL cursor");
-    return done(en_cursor_last(CUR(cur)));
+    en_clear_error();
+    return status("isle_cursor_last", en_cursor_last(CUR(cur)));
 }
 
 int isle_cursor_next(isle_cursor *cur) {
     if (!cur)
         return en_fail(ISLE_EINVAL, "isle_cursor_next: NULL cursor");
-    return done(en_cursor_next(CUR(cur)));
+    en_clear_error();
+    return status("isle_cursor_next", en_cursor_next(CUR(cur)));
 }
 
 int isle_cursor_prev(isle_cursor *cur) {
     if (!cur)
         return en_fail(ISLE_EINVAL, "isle_cursor_prev: NULL cursor");
-    return done(en_cursor_prev(CUR(cur)));
+    en_clear_error();
+    return status("isle_cursor_prev", en_cursor_prev(CUR(cur)));
 }
 
 int isle_cursor_seek(isle_cursor *cur, const void *key, size_t klen) {
     if (!cur)
         return en_fail(ISLE_EINVAL, "isle_cursor_seek: NULL cursor");
     int rc = key_check("isle_cursor_seek", key, klen);
-    return rc ? rc : done(en_cursor_seek(CUR(cur), key, (uint32_t)klen));
+    if (rc)
+        return rc;
+    en_clear_error();
+    return status("isle_cursor_seek", en_cursor_seek(CUR(cur), key, (uint32_t)klen));
 }
 
 int isle_cursor_get(isle_cursor *cur, const void **key, size_t *klen, isle_val *val) {
+    if (val)
+        memset(val, 0, sizeof *val); /* releasing it after a failure is a no-op */
     if (!cur || !key || !klen)
         return en_fail(ISLE_EINVAL, "isle_cursor_get: NULL argument");
     const uint8_t *k;
     uint32_t kl;
     en_val v;
+    en_clear_error();
     int rc = en_cursor_get(CUR(cur), &k, &kl, val ? &v : NULL);
     if (rc)
-        return rc;
+        return status("isle_cursor_get", rc);
     *key = k;
     *klen = kl;
     if (val) {

@@ -32,8 +32,8 @@
 #include "cd_base.h"
 #include "os.h"
 
-typedef struct en_db en_db;
-typedef struct en_txn en_txn;
+typedef struct isle_db en_db;
+typedef struct isle_txn en_txn;
 
 /* Durability modes.  Stored nowhere: a property of the open handle. */
 enum en_sync {
@@ -42,6 +42,65 @@ enum en_sync {
     EN_SYNC_OFF = 2,    /* never synced: a crash may lose anything */
 };
 
+/* ---- the writer thread: jobs, queues, dispatcher ---------------------- */
+
+typedef struct isle_job en_job;
+typedef int (*en_job_fn)(en_txn *txn, void *arg);
+
+/* Callbacks of an asynchronous write; any may be NULL.  Order: ready,
+ * then success or error, then complete; each at most once (a cancelled
+ * job gets only complete, with CD_ECANCELED). */
+typedef struct en_job_callbacks {
+    void (*ready)(void *arg);
+    void (*success)(void *arg, uint64_t txn_id);
+    void (*error)(void *arg, int code);
+    void (*complete)(void *arg, int code);
+} en_job_callbacks;
+
+/* Hands a callback to the application's own loop instead of running it on
+ * the writer thread: post must arrange for fn(arg) to be called once. */
+typedef struct en_dispatcher {
+    void (*post)(void (*fn)(void *arg), void *arg, void *ctx);
+    void *ctx;
+} en_dispatcher;
+
+/*
+ * A queue of jobs waiting for the writer.  Every op is called with the
+ * writer's queue lock held, so an implementation needs no locking of its
+ * own, and must not call back into isle.  add: 0 or an error (the job is
+ * refused); next: the job to run now, or NULL when empty; remove: 1 if job
+ * was queued and is now removed, else 0; remove_named: removes and returns
+ * one queued job whose en_job_name() equals name, or NULL; quit: the
+ * database closes, the queue is empty and will not be used again.
+ */
+typedef struct en_queue_ops {
+    int (*add)(void *q, en_job *job);
+    en_job *(*next)(void *q);
+    int (*remove)(void *q, en_job *job);
+    en_job *(*remove_named)(void *q, const char *name);
+    void (*quit)(void *q);
+    void *q;
+} en_queue_ops;
+
+enum en_queue_kind {
+    EN_QUEUE_FIFO = 0,     /* submission order */
+    EN_QUEUE_PRIORITY = 1, /* higher priority first, FIFO among equals */
+    EN_QUEUE_CUSTOM = 2,   /* en_options.queue */
+};
+
+/* Priorities (any int works; these are the named ones). */
+#define EN_PRIORITY_LOW 0
+#define EN_PRIORITY_NORMAL 1
+#define EN_PRIORITY_HIGH 2
+#define EN_PRIORITY_UI 5
+
+/* Jobs waiting at once; past it async submissions get CD_EAGAIN and sync
+ * ones wait for room. */
+#define EN_DEFAULT_QUEUE_MAX 10000u
+/* A commit group: at most this many transactions or log bytes per sync. */
+#define EN_GROUP_TXNS_MAX 128u
+#define EN_GROUP_BYTES_MAX (32ull << 20)
+
 typedef struct en_options {
     uint32_t page_size;        /* for a new database; 0: default */
     enum en_sync sync;
@@ -49,6 +108,11 @@ typedef struct en_options {
     size_t cache_bytes;        /* bound on memory for pages; 0: default */
     int create;                /* create the database if it is missing */
     os_vfs *vfs;               /* NULL: the POSIX one */
+    enum en_queue_kind queue_kind;
+    en_queue_ops queue;        /* EN_QUEUE_CUSTOM */
+    uint32_t queue_max;        /* 0: EN_DEFAULT_QUEUE_MAX */
+    en_dispatcher dispatcher;  /* post == NULL: callbacks on the writer thread */
+    int deferred;              /* open on the writer thread; return at once */
 } en_options;
 
 #define EN_DEFAULT_CHECKPOINT_BYTES (64ull << 20)
@@ -69,8 +133,63 @@ typedef struct en_options {
 int en_open(const char *path, const en_options *opt, en_db **out);
 /* Checkpoints and closes.  CD_EBUSY (nothing done) while transactions are
  * open.  The handle is freed even if the final checkpoint fails (its
- * status is returned; the log keeps every commit). */
+ * status is returned; the log keeps every commit), and CD_EREOPEN if a
+ * failed write or sync had latched it (no final checkpoint). */
 int en_close(en_db *db);
+
+/*
+ * Runs fn(txn, arg) in a write transaction on the writer thread, in queue
+ * order, and waits: returns fn's error (rolled back) or the commit's
+ * status, after the commit is durable (FULL).  Called on the writer thread
+ * itself (from fn or a callback) it returns CD_EDEADLK at once.  Waits for
+ * room when the queue is full.  CD_ECLOSED once closing.
+ */
+int en_write_sync(en_db *db, en_job_fn fn, void *arg);
+/*
+ * Queues fn(txn, arg) and returns at once.  *handle (if handle is non-NULL)
+ * is a reference the caller releases with en_job_release; the job runs
+ * either way.  name (may be NULL, copied) is for en_cancel_named.
+ * CD_EAGAIN when the queue is full, CD_ECLOSED once closing, CD_ENOMEM.
+ */
+int en_write_async(en_db *db, en_job_fn fn, void *arg, const en_job_callbacks *cb,
+                   const char *name, int priority, en_job **handle);
+/* Removes a job that has not started: 0 (it gets complete(CD_ECANCELED)),
+ * CD_EBUSY if it is running or done. */
+int en_job_cancel(en_job *job);
+/* Cancels every queued job named name; *count gets how many. */
+int en_cancel_named(en_db *db, const char *name, size_t *count);
+void en_job_release(en_job *job);
+int en_job_priority(const en_job *job);
+const char *en_job_name(const en_job *job); /* "" when unnamed */
+/* 1 if the calling thread is db's writer thread. */
+int en_on_writer(const en_db *db);
+/* Close flags: cancel queued jobs instead of running them. */
+#define EN_CLOSE_CANCEL 0x1u
+int en_close_ex(en_db *db, unsigned flags);
+
+/* ---- watchers ------------------------------------------------------------ */
+
+/* What one commit changed in a watched tree.  keys (klens) are the keys
+ * changed, when known (nkeys > 0 or keys_known); a dropped or cleared tree,
+ * or more than EN_WATCH_KEYS_MAX changes, gives keys_known = 0. */
+typedef struct en_change {
+    const char *tree;
+    uint64_t txn;
+    int keys_known;
+    uint32_t nkeys;
+    const uint8_t *const *keys;
+    const uint32_t *klens;
+} en_change;
+#define EN_WATCH_KEYS_MAX 1024u
+typedef struct en_watch en_watch;
+typedef void (*en_watch_fn)(void *arg, const en_change *change);
+/* Calls fn after each commit that changed tree (key == NULL) or that one
+ * key.  Through the dispatcher if there is one.  Any thread. */
+int en_watch_add(en_db *db, const char *tree, const void *key, uint32_t klen,
+                 en_watch_fn fn, void *arg, en_watch **out);
+/* After it returns, fn is not called again for this watch and no call is
+ * running (unless called from inside fn itself). */
+void en_watch_remove(en_watch *w);
 
 /* ---- transactions ------------------------------------------------------ */
 
@@ -122,7 +241,7 @@ int en_del(en_txn *txn, en_tree t, const void *key, uint32_t klen);
 /* Cursors: see bt.h for the movement rules.  A write to a tree closes
  * (invalidates) the open cursors of that tree in the transaction:
  * their next call returns CD_EINVAL. */
-typedef struct en_cursor en_cursor;
+typedef struct isle_cursor en_cursor;
 int en_cursor_open(en_txn *txn, en_tree t, en_cursor **out);
 void en_cursor_close(en_cursor *c);
 int en_cursor_first(en_cursor *c);

@@ -81,13 +81,17 @@ static int read_meta(en_db *db) {
     cd_meta m[2];
     int ok[2];
     cd_diag d[2] = {{0}, {0}};
-    for (uint32_t slot = 0; slot < 2; slot++) {
+    for (uint32_t slot = 0; rc == 0 && slot < 2; slot++) {
+        /* A read that fails is not a damaged meta: taking the other one
+         * could roll the database back to an older checkpoint. */
         rc = os_read(db->file, (uint64_t)slot * psize, page, psize, &got);
         ok[slot] = rc == 0 && got == psize &&
                    cd_meta_decode(page, psize, slot, &m[slot], &d[slot]) == 0 &&
                    m[slot].version <= CD_FORMAT_VERSION;
     }
     free(page);
+    if (rc)
+        return io_fail(db, rc, "reading the meta pages of");
     if (!ok[0] && !ok[1])
         return en_fail(CD_ECORRUPT, "%s: both meta pages are damaged (page 0: %s)",
                        db->path, d[0].what ? d[0].what : "unreadable");
@@ -148,6 +152,8 @@ static int open_file(en_db *db, const en_options *opt) {
 }
 
 static void db_free(en_db *db) {
+    en_writer_stop(db, EN_CLOSE_CANCEL);
+    en_watch_destroy(db);
     if (db->rctx)
         wal_rctx_free(db->wal, db->rctx);
     if (db->wal)
@@ -156,41 +162,25 @@ static void db_free(en_db *db) {
         os_close(db->file);
     en_snap_reclaim(db, 1);
     free(atomic_load(&db->current));
+    free(db->group_snap);
     en_free_destroy(db);
     pthread_mutex_destroy(&db->write_lock);
     pthread_mutex_destroy(&db->tree_lock);
+    pthread_mutex_destroy(&db->q_lock);
+    pthread_mutex_destroy(&db->watch_lock);
+    pthread_cond_destroy(&db->q_cond);
+    pthread_cond_destroy(&db->space_cond);
+    pthread_cond_destroy(&db->open_cond);
     free(db->trees);
     free(db->path);
     free(db->wal_path);
     free(db);
 }
 
-int en_open(const char *path, const en_options *opt_in, en_db **out) {
-    en_options opt;
-    options_fill(&opt, opt_in);
-    if (!path || !*path || !out)
-        return en_fail(CD_EINVAL, "en_open: NULL or empty argument");
-    if (!cd_page_size_valid(opt.page_size) || opt.sync > EN_SYNC_OFF)
-        return en_fail(CD_EINVAL, "bad options: page size %u, sync mode %d",
-                       opt.page_size, (int)opt.sync);
-    en_db *db = calloc(1, sizeof *db);
-    if (!db)
-        return en_fail(CD_ENOMEM, "out of memory opening %s", path);
-    db->opt = opt;
-    db->vfs = opt.vfs;
-    db->page_size = opt.page_size;
-    pthread_mutex_init(&db->write_lock, NULL);
-    pthread_mutex_init(&db->tree_lock, NULL);
-    size_t n = strlen(path);
-    db->path = malloc(n + 1);
-    db->wal_path = malloc(n + 5);
-    db->trees = calloc(EN_TREES_MAX, sizeof *db->trees);
-    int rc = db->path && db->wal_path && db->trees ? 0 : en_fail(CD_ENOMEM, "out of memory");
-    if (rc == 0) {
-        memcpy(db->path, path, n + 1);
-        snprintf(db->wal_path, n + 5, "%s-wal", path);
-        rc = open_file(db, &opt);
-    }
+/* Steps 1-5 of the top comment: on the caller, or on the writer thread
+ * for a deferred open. */
+int en_open_steps(en_db *db) {
+    int rc = open_file(db, &db->opt);
     if (rc == 0)
         rc = read_meta(db);
     if (rc == 0)
@@ -204,28 +194,85 @@ int en_open(const char *path, const en_options *opt_in, en_db **out) {
         rc = en_checkpoint_locked(db);
         pthread_mutex_unlock(&db->write_lock);
     }
-    if (rc) {
+    return rc;
+}
+
+static en_db *db_alloc(const char *path, const en_options *opt) {
+    en_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return NULL;
+    db->opt = *opt;
+    db->vfs = opt->vfs;
+    db->page_size = opt->page_size;
+    pthread_mutex_init(&db->write_lock, NULL);
+    pthread_mutex_init(&db->tree_lock, NULL);
+    pthread_mutex_init(&db->q_lock, NULL);
+    pthread_mutex_init(&db->watch_lock, NULL);
+    pthread_cond_init(&db->q_cond, NULL);
+    pthread_cond_init(&db->space_cond, NULL);
+    pthread_cond_init(&db->open_cond, NULL);
+    size_t n = strlen(path);
+    db->path = malloc(n + 1);
+    db->wal_path = malloc(n + 5);
+    db->trees = calloc(EN_TREES_MAX, sizeof *db->trees);
+    if (!db->path || !db->wal_path || !db->trees) {
         db_free(db);
-        return rc;
+        return NULL;
+    }
+    memcpy(db->path, path, n + 1);
+    snprintf(db->wal_path, n + 5, "%s-wal", path);
+    return db;
+}
+
+int en_open(const char *path, const en_options *opt_in, en_db **out) {
+    en_options opt;
+    options_fill(&opt, opt_in);
+    if (!path || !*path || !out)
+        return en_fail(CD_EINVAL, "en_open: NULL or empty argument");
+    if (!cd_page_size_valid(opt.page_size) || opt.sync > EN_SYNC_OFF ||
+        opt.queue_kind > EN_QUEUE_CUSTOM)
+        return en_fail(CD_EINVAL, "bad options: page size %u, sync mode %d, queue %d",
+                       opt.page_size, (int)opt.sync, (int)opt.queue_kind);
+    en_db *db = db_alloc(path, &opt);
+    if (!db)
+        return en_fail(CD_ENOMEM, "out of memory opening %s", path);
+    int rc = 0;
+    if (!opt.deferred && (rc = en_open_steps(db)) == 0)
+        atomic_store(&db->open_state, 1);
+    if (rc == 0)
+        rc = en_writer_start(db);
+    if (rc) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", en_errmsg());
+        db_free(db);
+        return en_fail(rc, "%s", msg);
     }
     en_clear_error();
     *out = db;
     return 0;
 }
 
-int en_close(en_db *db) {
+int en_close(en_db *db) { return en_close_ex(db, 0); }
+
+int en_close_ex(en_db *db, unsigned flags) {
     if (!db)
         return en_fail(CD_EINVAL, "en_close: NULL handle");
     if (atomic_load(&db->nreaders))
         return en_fail(CD_EBUSY, "%u read transactions are still open",
                        atomic_load(&db->nreaders));
-    if (en_writing == db)
-        return en_fail(CD_EBUSY, "close inside a write transaction");
-    pthread_mutex_lock(&db->write_lock);
+    if (en_writing == db || en_on_writer(db))
+        return en_fail(CD_EBUSY, "close from inside a write transaction or a callback");
+    en_writer_stop(db, flags); /* runs (or cancels) what is queued */
     int rc = 0;
-    if (!atomic_load(&db->latched) && wal_max_frame(db->wal))
-        rc = en_checkpoint_locked(db);
-    pthread_mutex_unlock(&db->write_lock);
+    if (atomic_load(&db->open_state) > 0) {
+        pthread_mutex_lock(&db->write_lock);
+        if (atomic_load(&db->latched)) /* the failure is not lost in silence */
+            rc = en_fail(CD_EREOPEN, "a write or sync failed earlier: no final checkpoint "
+                                     "(the log keeps every commit for the next open)");
+        else if (wal_max_frame(db->wal))
+            rc = en_checkpoint_locked(db);
+        pthread_mutex_unlock(&db->write_lock);
+    }
     char msg[512];
     snprintf(msg, sizeof msg, "%s", en_errmsg());
     db_free(db);

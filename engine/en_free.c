@@ -55,7 +55,9 @@ static int pos_reserve(en_db *db, uint32_t pgno) {
 
 static void mark_chain(en_db *db, uint32_t idx) {
     uint32_t page = idx / chain_cap(db);
-    if (page < db->nchain)
+    /* chain_dirty is NULL while en_free_load reads the chain: the pages it
+     * is reading are on disk as they are, so none is dirty. */
+    if (page < db->nchain && db->chain_dirty)
         db->chain_dirty[page] = 1;
 }
 

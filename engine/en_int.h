@@ -114,7 +114,15 @@ typedef struct en_troot {
     uint32_t gen;     /* bumped by writes: invalidates cursors */
 } en_troot;
 
-struct en_txn {
+/* A change noted by a write transaction, for watchers. */
+typedef struct en_note {
+    uint64_t txn;
+    uint32_t tree;   /* en_tree */
+    uint32_t klen;   /* 0: the whole tree (keys unknown) */
+    uint8_t *key;
+} en_note;
+
+struct isle_txn {
     en_db *db;
     int write;
     en_snap *snap;          /* readers: the pinned snapshot */
@@ -133,8 +141,12 @@ struct en_txn {
     bt_tree catalog;
     int catalog_dirty;
     int failed;             /* a write failed midway: only abort works */
+    int grouped;            /* runs inside a commit group (holds no lock) */
+    en_db *prev_writing;    /* this thread's en_writing before this txn */
     uint32_t cursors;       /* open cursors (closed before end) */
-    struct en_cursor *cursor_list;
+    en_note *notes;         /* changes, when anyone watches */
+    uint32_t nnotes, cap_notes;
+    struct isle_cursor *cursor_list;
     /* free-page bookkeeping (writers) */
     uint32_t *taken;        /* pages taken from db->reusable */
     uint32_t ntaken, cap_taken;
@@ -145,12 +157,12 @@ struct en_txn {
     void *rctx;             /* wal_rctx for log reads */
 };
 
-struct en_cursor {
+struct isle_cursor {
     en_txn *txn;            /* NULL once detached from an ended txn */
     en_tree tree;
     uint32_t gen;
     bt_cursor bc;
-    struct en_cursor *next, *prev;
+    struct isle_cursor *next, *prev;
 };
 void en_cursor_detach(en_cursor *c);
 
@@ -162,7 +174,7 @@ typedef struct en_pending {
     struct en_pending *next;
 } en_pending;
 
-struct en_db {
+struct isle_db {
     os_vfs *vfs;
     os_file *file;
     char *path;
@@ -202,10 +214,84 @@ struct en_db {
     en_treedef *trees;
     _Atomic uint32_t ntrees;
 
+    /* the writer thread and its queue (en_writer.c) */
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;        /* the writer waits for work */
+    pthread_cond_t space_cond;    /* submitters wait for room */
+    pthread_cond_t open_cond;     /* callers wait for a deferred open */
+    en_queue_ops queue;
+    uint32_t queued, queue_max;
+    uint64_t job_seq;
+    int closing;                  /* no new jobs */
+    int quit;                     /* the writer exits once idle */
+    en_job *cancelled;            /* cancelled jobs: callbacks to deliver */
+    atomic_int open_state;        /* 0 opening, 1 open, < 0 the open error */
+    char open_msg[256];
+
+    /* commit groups: commits logged but not yet synced and published */
+    en_snap *group_snap;
+    uint32_t group_txns;
+    int group_sync_rc;
+
+    /* watchers (en_watch.c) */
+    pthread_mutex_t watch_lock;
+    struct en_watch *watches;
+    atomic_uint nwatch;
+    en_note *notes;               /* changes of the current group */
+    uint32_t nnotes, cap_notes;
+
     /* counters */
     uint64_t n_checkpoints, n_commits, n_spilled;
     void *rctx;                    /* wal_rctx for the writer */
 };
+
+/* A job for the writer thread (en_writer.c). */
+enum en_job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_CANCELED };
+struct isle_job {
+    en_db *db;
+    en_job_fn fn;
+    void *arg;
+    en_job_callbacks cb;
+    char name[64];
+    int priority;
+    uint64_t seq;              /* submission order */
+    enum en_job_state state;   /* guarded by db->q_lock */
+    int result;
+    uint64_t txn_id;
+    int waiter;                /* a sync caller waits on done */
+    char msg[256];             /* waiter: the failure's message */
+    pthread_cond_t done;
+    atomic_int refs;
+    struct isle_job *link;       /* built-in queues, cancelled list */
+    uint32_t heap_idx;
+};
+
+
+/* Built-in queues (en_queue.c). */
+int en_queue_builtin(enum en_queue_kind kind, en_queue_ops *ops);
+void en_queue_builtin_free(en_queue_ops *ops);
+
+/* en_watch.c */
+void en_note_change(en_txn *t, uint32_t tree, const void *key, uint32_t klen);
+int en_notes_commit(en_txn *t);
+void en_watch_notify(en_db *db);
+void en_notes_free(en_txn *t);
+void en_watch_destroy(en_db *db);
+
+/* en_txn.c: commit groups (the writer thread's batches). */
+void en_group_begin(en_db *db);
+int en_group_end(en_db *db);
+int en_group_finish(en_db *db);
+int en_commit_group(en_txn *t);
+
+/* en_writer.c */
+int en_writer_start(en_db *db);
+int en_writer_stop(en_db *db, unsigned flags);
+int en_wait_open(en_db *db);
+int en_open_steps(en_db *db);   /* en_db.c: the open, on the writer when deferred */
+extern _Thread_local en_db *en_writer_of;
 
 /* en_pager.c: the bt_pager source for a transaction. */
 void en_pager_init(en_txn *t);
@@ -230,6 +316,8 @@ int en_free_write_chain(en_txn *t);
 uint64_t en_oldest_reader(en_db *db);
 int en_readers_active(en_db *db, uint64_t *with_frames);
 int en_publish(en_db *db, const en_state *st, uint64_t max_frame);
+/* The same with a snapshot the caller allocated: cannot fail. */
+void en_publish_snap(en_db *db, en_snap *s, const en_state *st, uint64_t max_frame);
 void en_snap_reclaim(en_db *db, int all);
 
 /* en_tree.c */

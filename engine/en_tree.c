@@ -15,6 +15,7 @@
  * handle to a root in its own snapshot and writes changed roots back into
  * the catalog at commit.  Uses btree/.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "en_int.h"
@@ -155,10 +156,14 @@ int en_catalog_flush(en_txn *t) {
             rc = bt_put(&t->pager, &t->catalog, d->name, d->name_len, v, sizeof v, 0);
         } else {
             rc = bt_del(&t->pager, &t->catalog, d->name, d->name_len);
+            if (rc == CD_ENOTFOUND)
+                rc = 0; /* created and dropped in this transaction */
         }
-        if (rc)
-            return en_fail(rc, "updating the catalog entry of '%s': %s", d->name,
-                           en_errmsg());
+        if (rc) {
+            char why[256]; /* en_fail writes the buffer en_errmsg returns */
+            snprintf(why, sizeof why, "%s", en_errmsg());
+            return en_fail(rc, "updating the catalog entry of '%s': %s", d->name, why);
+        }
         r->dirty = 0;
     }
     t->st.catalog_root = t->catalog.root;
@@ -167,11 +172,13 @@ int en_catalog_flush(en_txn *t) {
 
 int en_tree_drop(en_txn *t, const char *name) {
     en_tree id;
+    /* read-only first, as for put and del: whether the tree exists or the
+     * name is valid does not matter to a read transaction */
+    if (!t->write)
+        return en_fail(CD_EREADONLY, "cannot drop tree '%s' in a read transaction", name);
     int rc = en_tree_open(t, name, 0, &id);
     if (rc)
         return rc;
-    if (!t->write)
-        return en_fail(CD_EREADONLY, "cannot drop tree '%s' in a read transaction", name);
     en_troot *r = &t->roots[id];
     bt_tree bt = {r->root};
     rc = bt_drop(&t->pager, &bt);
@@ -184,6 +191,7 @@ int en_tree_drop(en_txn *t, const char *name) {
     r->dirty = 1;
     r->gen++;
     t->catalog_dirty = 1;
+    en_note_change(t, id, NULL, 0);
     return 0;
 }
 
@@ -243,6 +251,8 @@ int en_put(en_txn *t, en_tree id, const void *key, uint32_t klen,
     rc = bt_put(&t->pager, &bt, key, klen, val, vlen,
                 (flags & EN_PUT_NOOVERWRITE) ? BT_NOOVERWRITE : 0);
     r->gen++;
+    if (rc == 0)
+        en_note_change(t, id, key, klen);
     if (!harmless(rc))
         t->failed = 1;
     else if (rc == 0 && bt.root != r->root)
@@ -258,6 +268,8 @@ int en_del(en_txn *t, en_tree id, const void *key, uint32_t klen) {
     bt_tree bt = {r->root};
     rc = bt_del(&t->pager, &bt, key, klen);
     r->gen++;
+    if (rc == 0)
+        en_note_change(t, id, key, klen);
     if (!harmless(rc))
         t->failed = 1;
     else if (rc == 0 && bt.root != r->root)

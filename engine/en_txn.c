@@ -17,6 +17,8 @@
 #include "en_int.h"
 
 _Thread_local en_db *en_writing;
+/* The commit group this thread holds the write lock for (en_group_begin). */
+static _Thread_local en_db *en_group_of;
 
 /* A slot being claimed: taken, not yet holding a snapshot. */
 #define SLOT_CLAIMED ((en_snap *)1)
@@ -29,6 +31,11 @@ int en_publish(en_db *db, const en_state *st, uint64_t max_frame) {
     en_snap *s = calloc(1, sizeof *s);
     if (!s)
         return en_fail(CD_ENOMEM, "out of memory publishing a snapshot");
+    en_publish_snap(db, s, st, max_frame);
+    return 0;
+}
+
+void en_publish_snap(en_db *db, en_snap *s, const en_state *st, uint64_t max_frame) {
     s->state = *st;
     s->max_frame = max_frame;
     /* seq_cst: ordered before the slot scan of en_snap_reclaim, pairing
@@ -39,7 +46,6 @@ int en_publish(en_db *db, const en_state *st, uint64_t max_frame) {
         db->retired = old;
     }
     en_snap_reclaim(db, 0);
-    return 0;
 }
 
 /* Frees retired snapshots that no reader slot holds (all: every one). */
@@ -112,6 +118,9 @@ static int claim_slot(en_db *db, unsigned *out) {
 }
 
 int en_read_begin(en_db *db, en_txn **out) {
+    int rc0 = en_wait_open(db);
+    if (rc0)
+        return rc0;
     en_txn *t = calloc(1, sizeof *t);
     if (!t)
         return en_fail(CD_ENOMEM, "out of memory for a transaction");
@@ -150,12 +159,16 @@ int en_write_begin(en_db *db, en_txn **out) {
     en_txn *t = calloc(1, sizeof *t);
     if (!t)
         return en_fail(CD_ENOMEM, "out of memory for a transaction");
-    pthread_mutex_lock(&db->write_lock);
+    t->grouped = en_group_of == db;
+    if (!t->grouped)
+        pthread_mutex_lock(&db->write_lock);
     if (atomic_load(&db->latched)) {
-        pthread_mutex_unlock(&db->write_lock);
+        if (!t->grouped)
+            pthread_mutex_unlock(&db->write_lock);
         free(t);
         return en_fail(CD_EREOPEN, "a sync failed earlier: close and reopen the database");
     }
+    t->prev_writing = en_writing; /* a write of another database may be open */
     en_writing = db;
     t->db = db;
     t->write = 1;
@@ -197,8 +210,6 @@ static int commit_log(en_txn *t) {
     en_state_encode(&t->st, payload);
     if (rc == 0 && (rc = wal_append_commit(db->wal, t->st.txn, payload, sizeof payload)) != 0)
         rc = en_fail(rc, "writing the commit record to the log");
-    if (rc == 0 && db->opt.sync == EN_SYNC_FULL && (rc = wal_sync(db->wal)) != 0)
-        return en_latch(db, rc, "syncing the log");
     if (rc) {
         wal_abort(db->wal);
         return en_latch(db, rc, "writing the commit");
@@ -222,7 +233,14 @@ static int auto_checkpoint(en_db *db) {
     return en_checkpoint_locked(db);
 }
 
-int en_commit(en_txn *t) {
+/*
+ * Commits t to the log as part of the current commit group: the log sync
+ * (FULL) and the publication to readers wait for en_group_finish, which the
+ * writer calls once per group, so several transactions share one sync.
+ * The writer's own state moves on at once: the group's next transaction
+ * builds on this one.  Ends t either way.
+ */
+int en_commit_group(en_txn *t) {
     en_db *db = t->db;
     int rc = 0;
     if (!t->write) {
@@ -237,22 +255,84 @@ int en_commit(en_txn *t) {
                   t->st.page_count != db->state.page_count;
     if (rc == 0 && changed)
         rc = en_catalog_flush(t);
+    /* The snapshot to publish is allocated before the commit, so that
+     * nothing can fail once the commit is in the log. */
+    en_snap *snap = NULL;
+    if (rc == 0 && changed && !(snap = calloc(1, sizeof *snap)))
+        rc = en_fail(CD_ENOMEM, "out of memory publishing a snapshot");
     if (rc) {
         en_txn_end(t);
         return rc;
     }
     if (changed) {
-        if ((rc = commit_log(t)) == 0) {
+        if ((rc = commit_log(t)) != 0) {
+            free(snap);
+        } else {
             db->state = t->st;
             db->n_commits++;
-            rc = en_publish(db, &db->state, wal_max_frame(db->wal));
+            free(db->group_snap); /* superseded before it was published */
+            db->group_snap = snap;
+            db->group_txns++;
+            en_notes_commit(t);
         }
-        if (rc == 0)
-            rc = auto_checkpoint(db);
     }
     t->ntaken = t->nown = t->nfreed = 0; /* applied: nothing to put back */
     en_txn_end(t);
     return rc;
+}
+
+/*
+ * Ends a commit group: one log sync (FULL), then readers see the group's
+ * last state.  A failed sync latches the handle and returns its status:
+ * the group's commits were not acknowledged (a reopen may or may not find
+ * them, each whole or not at all).  Holds the write lock (the writer).
+ */
+int en_group_finish(en_db *db) {
+    if (!db->group_txns)
+        return 0;
+    int rc = 0;
+    db->group_txns = 0;
+    if (db->opt.sync == EN_SYNC_FULL && (rc = wal_sync(db->wal)) != 0) {
+        free(db->group_snap);
+        db->group_snap = NULL;
+        return en_latch(db, rc, "syncing the log");
+    }
+    en_publish_snap(db, db->group_snap, &db->state, wal_max_frame(db->wal));
+    db->group_snap = NULL;
+    /* The transactions have committed: a failed checkpoint is not their
+     * failure.  One that failed writing or syncing latched the handle (the
+     * next write or en_close says so); after any other failure the next
+     * commit or en_close tries again. */
+    (void)auto_checkpoint(db);
+    return 0;
+}
+
+/*
+ * A commit group holds the write lock from en_group_begin to en_group_end;
+ * the write transactions begun in between on this thread run inside it
+ * (they neither take nor release the lock).
+ */
+void en_group_begin(en_db *db) {
+    pthread_mutex_lock(&db->write_lock);
+    en_group_of = db;
+}
+
+int en_group_end(en_db *db) {
+    int rc = en_group_finish(db);
+    en_group_of = NULL;
+    pthread_mutex_unlock(&db->write_lock);
+    return rc;
+}
+
+int en_commit(en_txn *t) {
+    if (!t->write || t->grouped)
+        return en_commit_group(t);
+    en_db *db = t->db;
+    t->grouped = 1; /* keep the write lock through the group's end */
+    int rc = en_commit_group(t);
+    int frc = en_group_finish(db);
+    pthread_mutex_unlock(&db->write_lock);
+    return rc ? rc : frc;
 }
 
 void en_txn_end(en_txn *t) {
@@ -262,6 +342,7 @@ void en_txn_end(en_txn *t) {
     while (t->cursor_list)
         en_cursor_detach(t->cursor_list);
     en_pager_release_all(t);
+    en_notes_free(t);
     free(t->roots);
     if (t->write) {
         /* Drops frames of this transaction still open in the log (spilled
@@ -271,8 +352,9 @@ void en_txn_end(en_txn *t) {
         free(t->taken);
         free(t->freed);
         free(t->own_free);
-        en_writing = NULL;
-        pthread_mutex_unlock(&db->write_lock);
+        en_writing = t->prev_writing;
+        if (!t->grouped)
+            pthread_mutex_unlock(&db->write_lock);
     } else if (db) {
         if (t->rctx)
             wal_rctx_free(db->wal, t->rctx);

@@ -1,0 +1,402 @@
+/*
+ * en_writer.c: the writer thread.  Every write transaction of a database
+ * runs on it, in the order its queue gives (en_queue.c, or the
+ * application's own through en_queue_ops).
+ *
+ *   submit --add--> QUEUED --next--> RUNNING --commit group--> DONE
+ *                     \--cancel--> CANCELED (complete(CD_ECANCELED) only)
+ *
+ * The writer takes a job, runs it (ready callback, then fn in a write
+ * transaction, committed into the current group), and while more jobs wait
+ * and the group is under EN_GROUP_TXNS_MAX transactions and
+ * EN_GROUP_BYTES_MAX log bytes, takes the next one into the same group.
+ * Then one log sync covers the group (en_group_end), readers see it,
+ * watchers hear of it, and each job gets its callbacks (success or error,
+ * then complete) or wakes its waiting caller.  A job that fails rolls back
+ * alone; the others of its group commit.
+ *
+ * Locking: q_lock guards the queue, job states and the writer's wake-ups;
+ * callbacks and transactions run with no lock of ours held.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "en_int.h"
+
+_Thread_local en_db *en_writer_of;
+
+int en_on_writer(const en_db *db) { return en_writer_of == db; }
+
+int en_job_priority(const en_job *job) { return job->priority; }
+const char *en_job_name(const en_job *job) { return job->name; }
+
+static void job_unref(en_job *j) {
+    /* acq_rel: the last holder sees every write of the others */
+    if (atomic_fetch_sub_explicit(&j->refs, 1, memory_order_acq_rel) == 1)
+        free(j);
+}
+
+void en_job_release(en_job *job) {
+    if (job)
+        job_unref(job);
+}
+
+/* ---- callbacks, directly or through the dispatcher ---------------------- */
+
+enum { CB_READY, CB_SUCCESS, CB_ERROR, CB_COMPLETE };
+
+typedef struct posted {
+    en_job *job;
+    int kind, code;
+} posted;
+
+static void run_cb(en_job *j, int kind, int code) {
+    if (kind == CB_READY)
+        j->cb.ready(j->arg);
+    else if (kind == CB_SUCCESS)
+        j->cb.success(j->arg, j->txn_id);
+    else if (kind == CB_ERROR)
+        j->cb.error(j->arg, code);
+    else
+        j->cb.complete(j->arg, code);
+}
+
+static void posted_run(void *arg) {
+    posted *p = arg;
+    run_cb(p->job, p->kind, p->code);
+    job_unref(p->job);
+    free(p);
+}
+
+static int has_cb(const en_job *j, int kind) {
+    return kind == CB_READY ? j->cb.ready != NULL
+         : kind == CB_SUCCESS ? j->cb.success != NULL
+         : kind == CB_ERROR ? j->cb.error != NULL
+                            : j->cb.complete != NULL;
+}
+
+static void deliver(en_db *db, en_job *j, int kind, int code) {
+    if (!has_cb(j, kind))
+        return;
+    const en_dispatcher *d = &db->opt.dispatcher;
+    posted *p = d->post ? malloc(sizeof *p) : NULL;
+    if (!p) { /* no dispatcher (or no memory for the hand-off): run here */
+        run_cb(j, kind, code);
+        return;
+    }
+    *p = (posted){j, kind, code};
+    atomic_fetch_add_explicit(&j->refs, 1, memory_order_relaxed);
+    d->post(posted_run, p, d->ctx);
+}
+
+/* The last step of a job on the writer: callbacks or the waiter. */
+static void job_finish(en_db *db, en_job *j) {
+    if (j->waiter) {
+        pthread_mutex_lock(&db->q_lock);
+        j->state = JOB_DONE;
+        pthread_cond_signal(&j->done);
+        pthread_mutex_unlock(&db->q_lock); /* j lives on the waiter's stack: */
+        return;                            /* not touched again */
+    }
+    deliver(db, j, j->result ? CB_ERROR : CB_SUCCESS, j->result);
+    deliver(db, j, CB_COMPLETE, j->result);
+    pthread_mutex_lock(&db->q_lock);
+    j->state = JOB_DONE;
+    pthread_mutex_unlock(&db->q_lock);
+    job_unref(j);
+}
+
+/* ---- the writer ------------------------------------------------------------ */
+
+static void save_msg(en_job *j) {
+    if (j->waiter)
+        snprintf(j->msg, sizeof j->msg, "%s", en_errmsg());
+}
+
+/* Runs one job inside the current commit group. */
+static void run_one(en_db *db, en_job *j) {
+    int open = atomic_load(&db->open_state);
+    if (open < 0) {
+        j->result = open;
+        snprintf(j->msg, sizeof j->msg, "%s", db->open_msg);
+        return;
+    }
+    deliver(db, j, CB_READY, 0);
+    en_txn *t;
+    int rc = en_write_begin(db, &t);
+    if (rc == 0) {
+        j->txn_id = t->st.txn;
+        en_clear_error();
+        rc = j->fn(t, j->arg);
+        if (rc) {
+            char why[400];
+            snprintf(why, sizeof why, "%s", en_errmsg());
+            if (why[0])
+                en_fail(rc, "the write transaction was rolled back: %s", why);
+            else
+                en_fail(rc, "the write transaction returned %d and was rolled back", rc);
+            en_txn_end(t);
+        } else {
+            rc = en_commit_group(t);
+        }
+    }
+    j->result = rc;
+    if (rc)
+        save_msg(j);
+}
+
+/* Takes the next job for the group, or NULL. */
+static en_job *take_next(en_db *db) {
+    pthread_mutex_lock(&db->q_lock);
+    en_job *j = db->queue.next(db->queue.q);
+    if (j) {
+        db->queued--;
+        j->state = JOB_RUNNING;
+        pthread_cond_signal(&db->space_cond);
+    }
+    pthread_mutex_unlock(&db->q_lock);
+    return j;
+}
+
+static void run_group(en_db *db, en_job *first) {
+    en_job *group[EN_GROUP_TXNS_MAX];
+    uint32_t n = 0;
+    int open = atomic_load(&db->open_state) > 0;
+    uint64_t start = 0;
+    if (open) {
+        en_group_begin(db); /* the log is the write lock's: read it after */
+        start = wal_size_bytes(db->wal);
+    }
+    for (en_job *j = first; j;) {
+        group[n++] = j;
+        run_one(db, j);
+        if (n == EN_GROUP_TXNS_MAX ||
+            (open && wal_size_bytes(db->wal) - start > EN_GROUP_BYTES_MAX))
+            break;
+        j = take_next(db);
+    }
+    int rc = open ? en_group_end(db) : 0;
+    for (uint32_t i = 0; rc && i < n; i++) {
+        if (group[i]->result == 0) { /* committed, but the sync failed */
+            group[i]->result = rc;
+            save_msg(group[i]);
+        }
+    }
+    en_watch_notify(db);
+    for (uint32_t i = 0; i < n; i++)
+        job_finish(db, group[i]);
+}
+
+/* Delivers complete(CD_ECANCELED) to cancelled jobs; q_lock held. */
+static void deliver_cancelled(en_db *db) {
+    en_job *list = db->cancelled;
+    db->cancelled = NULL;
+    pthread_mutex_unlock(&db->q_lock);
+    for (en_job *j = list, *next; j; j = next) {
+        next = j->link;
+        deliver(db, j, CB_COMPLETE, CD_ECANCELED);
+        job_unref(j);
+    }
+    pthread_mutex_lock(&db->q_lock);
+}
+
+static void *writer_main(void *arg) {
+    en_db *db = arg;
+    en_writer_of = db;
+    if (atomic_load(&db->open_state) == 0) { /* deferred open */
+        int rc = en_open_steps(db);
+        if (rc)
+            snprintf(db->open_msg, sizeof db->open_msg, "%s", en_errmsg());
+        pthread_mutex_lock(&db->q_lock);
+        atomic_store(&db->open_state, rc ? rc : 1);
+        pthread_cond_broadcast(&db->open_cond);
+        pthread_mutex_unlock(&db->q_lock);
+    }
+    pthread_mutex_lock(&db->q_lock);
+    for (;;) {
+        if (db->cancelled) {
+            deliver_cancelled(db);
+            continue;
+        }
+        en_job *j = db->queue.next(db->queue.q);
+        if (!j) {
+            if (db->quit)
+                break;
+            pthread_cond_wait(&db->q_cond, &db->q_lock);
+            continue;
+        }
+        db->queued--;
+        j->state = JOB_RUNNING;
+        pthread_cond_signal(&db->space_cond);
+        pthread_mutex_unlock(&db->q_lock);
+        run_group(db, j);
+        pthread_mutex_lock(&db->q_lock);
+    }
+    pthread_mutex_unlock(&db->q_lock);
+    return NULL;
+}
+
+/* ---- submitting ------------------------------------------------------------- */
+
+/* Queues j; q_lock held.  wait: block for room (sync), else CD_EAGAIN. */
+static int enqueue(en_db *db, en_job *j, int wait) {
+    while (wait && !db->closing && db->queued >= db->queue_max)
+        pthread_cond_wait(&db->space_cond, &db->q_lock);
+    if (db->closing)
+        return en_fail(CD_ECLOSED, "the database is closing");
+    if (db->queued >= db->queue_max)
+        return en_fail(CD_EAGAIN, "the write queue is full (%u jobs)", db->queue_max);
+    j->seq = ++db->job_seq;
+    j->state = JOB_QUEUED;
+    int rc = db->queue.add(db->queue.q, j);
+    if (rc)
+        return en_fail(rc, "the write queue refused the job");
+    db->queued++;
+    pthread_cond_signal(&db->q_cond);
+    return 0;
+}
+
+int en_write_sync(en_db *db, en_job_fn fn, void *arg) {
+    if (!db || !fn)
+        return en_fail(CD_EINVAL, "en_write_sync: NULL argument");
+    if (en_writer_of == db)
+        return en_fail(CD_EDEADLK, "a synchronous write from inside a write transaction "
+                                   "or a callback on the writer thread would wait for itself");
+    en_job j = {.db = db, .fn = fn, .arg = arg, .priority = EN_PRIORITY_NORMAL, .waiter = 1};
+    pthread_cond_init(&j.done, NULL);
+    pthread_mutex_lock(&db->q_lock);
+    int rc = enqueue(db, &j, 1);
+    while (rc == 0 && j.state != JOB_DONE)
+        pthread_cond_wait(&j.done, &db->q_lock);
+    pthread_mutex_unlock(&db->q_lock);
+    pthread_cond_destroy(&j.done);
+    if (rc)
+        return rc;
+    if (j.result)
+        return en_fail(j.result, "%s", j.msg);
+    en_clear_error();
+    return 0;
+}
+
+int en_write_async(en_db *db, en_job_fn fn, void *arg, const en_job_callbacks *cb,
+                   const char *name, int priority, en_job **handle) {
+    if (!db || !fn)
+        return en_fail(CD_EINVAL, "en_write_async: NULL argument");
+    size_t nlen = name ? strlen(name) : 0;
+    if (nlen >= sizeof ((en_job *)0)->name)
+        return en_fail(CD_EINVAL, "a job name is at most %zu bytes",
+                       sizeof ((en_job *)0)->name - 1);
+    en_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return en_fail(CD_ENOMEM, "out of memory for a job");
+    *j = (en_job){.db = db, .fn = fn, .arg = arg, .priority = priority};
+    if (cb)
+        j->cb = *cb;
+    memcpy(j->name, name ? name : "", nlen + 1);
+    atomic_init(&j->refs, handle ? 2 : 1);
+    pthread_mutex_lock(&db->q_lock);
+    int rc = enqueue(db, j, 0);
+    pthread_mutex_unlock(&db->q_lock);
+    if (rc) {
+        free(j);
+        return rc;
+    }
+    if (handle)
+        *handle = j;
+    return 0;
+}
+
+/* Moves a removed job to the cancelled list; q_lock held. */
+static void cancelled(en_db *db, en_job *j) {
+    j->state = JOB_CANCELED;
+    db->queued--;
+    j->link = db->cancelled;
+    db->cancelled = j;
+    pthread_cond_signal(&db->q_cond);
+    pthread_cond_signal(&db->space_cond);
+}
+
+int en_job_cancel(en_job *j) {
+    if (!j)
+        return en_fail(CD_EINVAL, "en_job_cancel: NULL job");
+    en_db *db = j->db;
+    pthread_mutex_lock(&db->q_lock);
+    int rc = 0;
+    if (j->state != JOB_QUEUED || !db->queue.remove(db->queue.q, j))
+        rc = en_fail(CD_EBUSY, "the job is running or done: it cannot be cancelled");
+    else
+        cancelled(db, j);
+    pthread_mutex_unlock(&db->q_lock);
+    return rc;
+}
+
+int en_cancel_named(en_db *db, const char *name, size_t *count) {
+    if (!db || !name || !*name)
+        return en_fail(CD_EINVAL, "en_cancel_named: NULL or empty name");
+    size_t n = 0;
+    pthread_mutex_lock(&db->q_lock);
+    for (en_job *j; (j = db->queue.remove_named(db->queue.q, name)) != NULL; n++)
+        cancelled(db, j);
+    pthread_mutex_unlock(&db->q_lock);
+    if (count)
+        *count = n;
+    return 0;
+}
+
+/* ---- life cycle --------------------------------------------------------------- */
+
+int en_wait_open(en_db *db) {
+    /* acquire: pairs with the writer's store after a deferred open */
+    int s = atomic_load_explicit(&db->open_state, memory_order_acquire);
+    if (s == 0) {
+        pthread_mutex_lock(&db->q_lock);
+        while ((s = atomic_load(&db->open_state)) == 0)
+            pthread_cond_wait(&db->open_cond, &db->q_lock);
+        pthread_mutex_unlock(&db->q_lock);
+    }
+    if (s < 0)
+        return en_fail(s, "%s", db->open_msg);
+    return 0;
+}
+
+int en_writer_start(en_db *db) {
+    int rc = 0;
+    if (db->opt.queue_kind == EN_QUEUE_CUSTOM) {
+        const en_queue_ops *q = &db->opt.queue;
+        if (!q->add || !q->next || !q->remove || !q->remove_named)
+            return en_fail(CD_EINVAL, "a custom queue needs add, next, remove and remove_named");
+        db->queue = *q;
+    } else if ((rc = en_queue_builtin(db->opt.queue_kind, &db->queue)) != 0) {
+        return en_fail(rc, "out of memory for the write queue");
+    }
+    db->queue_max = db->opt.queue_max ? db->opt.queue_max : EN_DEFAULT_QUEUE_MAX;
+    if (pthread_create(&db->writer, NULL, writer_main, db) != 0) {
+        if (db->opt.queue_kind != EN_QUEUE_CUSTOM)
+            en_queue_builtin_free(&db->queue);
+        return en_fail(CD_ENOMEM, "cannot start the writer thread");
+    }
+    db->writer_started = 1;
+    return 0;
+}
+
+/* Stops taking jobs, runs (or cancels) the queued ones, joins the writer. */
+int en_writer_stop(en_db *db, unsigned flags) {
+    if (!db->writer_started)
+        return 0;
+    pthread_mutex_lock(&db->q_lock);
+    db->closing = 1;
+    if (flags & EN_CLOSE_CANCEL)
+        for (en_job *j; (j = db->queue.next(db->queue.q)) != NULL;)
+            cancelled(db, j);
+    db->quit = 1;
+    pthread_cond_broadcast(&db->q_cond);
+    pthread_cond_broadcast(&db->space_cond);
+    pthread_mutex_unlock(&db->q_lock);
+    pthread_join(db->writer, NULL);
+    db->writer_started = 0;
+    if (db->queue.quit)
+        db->queue.quit(db->queue.q);
+    if (db->opt.queue_kind != EN_QUEUE_CUSTOM)
+        en_queue_builtin_free(&db->queue);
+    return 0;
+}

@@ -1,0 +1,230 @@
+/*
+ * test_engine_oom.c: allocation failures.  The engine, the log, the
+ * B+tree and the OS layer allocate with malloc, calloc, realloc and
+ * posix_memalign directly; this executable is linked with
+ * -Wl,--wrap=malloc,... so that every such call from our objects goes
+ * through the __wrap_* functions below, which fail the Nth call while
+ * armed (counting only while armed) and otherwise hand the call to the
+ * real allocator.  free is wrapped too, to count the blocks still live.
+ *
+ * A small workload (create, commits with overflow values and tree drops,
+ * checkpoints, a reader across a commit, a full read back, the integrity
+ * check, close) runs once unarmed to count its allocations, then once for
+ * every N with the Nth allocation failing.  Each time: nothing crashes;
+ * a commit that failed is not visible; after the close every block the
+ * workload allocated is freed; and reopened, the database passes en_check
+ * and holds every acknowledged commit (and of the failed one all or
+ * nothing).  The files are real (the POSIX vfs, in /dev/shm when it
+ * exists): the in-memory test vfs allocates with malloc itself.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "en_tutil.h"
+
+/* ---- the wrapped allocator ---------------------------------------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **p, size_t align, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+int __wrap_posix_memalign(void **p, size_t align, size_t n);
+void __wrap_free(void *p);
+
+/* Single-threaded use: the engine starts no thread in this workload. */
+static int armed;
+static uint64_t calls;    /* allocation calls since armed */
+static uint64_t fail_at;  /* fail this call (0: count only) */
+static uint64_t failures; /* calls failed */
+static int64_t live;      /* blocks allocated and not freed */
+
+static int should_fail(void) {
+    if (!armed)
+        return 0;
+    calls++;
+    if (fail_at && calls == fail_at) {
+        failures++;
+        return 1;
+    }
+    return 0;
+}
+
+void *__wrap_malloc(size_t n) {
+    void *p = should_fail() ? NULL : __real_malloc(n);
+    live += p != NULL;
+    return p;
+}
+
+void *__wrap_calloc(size_t k, size_t n) {
+    void *p = should_fail() ? NULL : __real_calloc(k, n);
+    live += p != NULL;
+    return p;
+}
+
+void *__wrap_realloc(void *old, size_t n) {
+    void *p = should_fail() ? NULL : __real_realloc(old, n);
+    live += p != NULL && old == NULL;
+    return p;
+}
+
+int __wrap_posix_memalign(void **p, size_t align, size_t n) {
+    int rc = should_fail() ? ENOMEM : __real_posix_memalign(p, align, n);
+    live += rc == 0;
+    return rc;
+}
+
+void __wrap_free(void *p) {
+    live -= p != NULL;
+    __real_free(p);
+}
+
+/* ---- the workload --------------------------------------------------------- */
+
+static char path[128], wal_path[160];
+
+static void paths(void) {
+    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(path, sizeof path, "%s/isle-oom-%d.isle", dir, (int)getpid());
+    snprintf(wal_path, sizeof wal_path, "%s-wal", path);
+    unlink(path);
+    unlink(wal_path);
+}
+
+static en_options options(void) {
+    /* A cache of 8 pages: the bulk transaction spills. */
+    en_options o = tu_options(NULL, EN_SYNC_FULL, 1ull << 40);
+    o.cache_bytes = 8 * 4096;
+    return o;
+}
+
+typedef struct wl {
+    en_db *db;
+    en_txn *reader;
+    uint64_t reader_seq;
+    uint64_t rng;
+    tu_model acked, failed;
+    int have_failed;
+    int errors;
+} wl;
+
+static const tu_shape bulk = {.ops_min = 40, .ops_max = 40, .big_pct = 20, .del_pct = 0};
+static const tu_shape mixed = {.ops_min = 6, .ops_max = 6, .big_pct = 20, .drop_pct = 8,
+                               .del_pct = 30};
+
+static void txn(wl *w, const tu_shape *sh) {
+    tu_model next;
+    int rc = tu_txn(w->db, &w->acked, &w->rng, sh, &next);
+    if (rc == 0) {
+        w->acked = next;
+        w->have_failed = 0;
+        return;
+    }
+    w->errors++;
+    w->failed = next;
+    w->have_failed = 1;
+    uint64_t seq = 0;
+    if (tu_read_seq(w->db, &seq) == 0)
+        cr_assert_eq(seq, w->acked.seq, "a failed commit is visible");
+}
+
+static void count_rc(wl *w, int rc) { w->errors += rc != 0; }
+
+static void workload(wl *w) {
+    en_options opt = options();
+    if (en_open(path, &opt, &w->db) != 0) {
+        w->db = NULL;
+        w->errors++;
+        return;
+    }
+    txn(w, &bulk);
+    txn(w, &mixed);
+    count_rc(w, en_checkpoint(w->db));
+    w->reader_seq = w->acked.seq;
+    if (en_read_begin(w->db, &w->reader) != 0) {
+        w->reader = NULL;
+        w->errors++;
+    }
+    txn(w, &mixed);
+    count_rc(w, en_checkpoint(w->db)); /* copies, cannot reset: a reader */
+    txn(w, &mixed);
+    if (w->reader) {
+        uint64_t seq = 0;
+        int rc = tu_txn_seq(w->reader, &seq);
+        cr_assert(rc != 0 || seq == w->reader_seq);
+        count_rc(w, rc);
+        en_txn_end(w->reader);
+        w->reader = NULL;
+    }
+    char why[256];
+    count_rc(w, tu_compare(w->db, &w->acked, why, sizeof why));
+    count_rc(w, en_check(w->db, NULL));
+    en_stats st;
+    count_rc(w, en_stat(w->db, &st));
+    count_rc(w, en_close(w->db));
+    w->db = NULL;
+}
+
+static void verify(const wl *w, uint64_t n) {
+    en_options opt = options();
+    en_db *db;
+    int rc = en_open(path, &opt, &db);
+    cr_assert_eq(rc, 0, "#%llu: reopen: %s", (unsigned long long)n, en_errmsg());
+    uint64_t seq = 0;
+    cr_assert_eq(tu_read_seq(db, &seq), 0, "%s", en_errmsg());
+    const tu_model *m = seq == w->acked.seq                     ? &w->acked
+                        : w->have_failed && seq == w->failed.seq ? &w->failed
+                                                                 : NULL;
+    cr_assert_not_null(m, "#%llu: recovered seq %llu, acknowledged %llu",
+                       (unsigned long long)n, (unsigned long long)seq,
+                       (unsigned long long)w->acked.seq);
+    char why[256] = "";
+    cr_assert_eq(tu_compare(db, m, why, sizeof why), 0, "#%llu: %s", (unsigned long long)n,
+                 why);
+    uint64_t bad = 0;
+    cr_assert_eq(en_check(db, &bad), 0, "#%llu: page %llu: %s", (unsigned long long)n,
+                 (unsigned long long)bad, en_errmsg());
+    cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
+}
+
+/* Runs the workload with allocation n failing (0: none); returns the
+ * allocations counted. */
+static uint64_t run(uint64_t n) {
+    paths();
+    wl w = {.rng = 99};
+    int64_t before = live;
+    calls = 0;
+    fail_at = n;
+    armed = 1;
+    workload(&w);
+    armed = 0;
+    if (w.reader)
+        en_txn_end(w.reader);
+    if (w.db)
+        en_close(w.db);
+    cr_assert_eq(live, before, "#%llu: %lld blocks leaked", (unsigned long long)n,
+                 (long long)(live - before));
+    if (n == 0)
+        cr_assert_eq(w.errors, 0, "the clean run failed: %s", en_errmsg());
+    verify(&w, n);
+    unlink(path);
+    unlink(wal_path);
+    return calls;
+}
+
+Test(oom, every_allocation_fails_in_turn, .timeout = 600) {
+    uint64_t total = run(0);
+    fprintf(stderr, "allocations: %llu\n", (unsigned long long)total);
+    cr_assert_gt(total, 100, "the workload allocates (%llu)", (unsigned long long)total);
+    for (uint64_t n = 1; n <= total; n++)
+        run(n);
+    cr_assert_eq(failures, total);
+}
