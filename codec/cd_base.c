@@ -32,7 +32,7 @@ size_t cd_varint_put(uint8_t *p, uint64_t v) {
     return n;
 }
 
-size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+size_t cd_varint_get_slow(const uint8_t *p, const uint8_t *end, uint64_t *v) {
     uint64_t x = 0;
     for (size_t i = 0; i < CD_VARINT_MAX && p + i < end; i++) {
         uint64_t b = p[i];

@@ -91,6 +91,12 @@ static inline uint32_t cd_get32(const uint8_t *p) {
 static inline uint64_t cd_get64(const uint8_t *p) {
     return (uint64_t)cd_get32(p) | (uint64_t)cd_get32(p + 4) << 32;
 }
+/* Big-endian 64-bit load (compilers make it one load and a byte swap). */
+static inline uint64_t cd_get64be(const uint8_t *p) {
+    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+           (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+           (uint64_t)p[6] << 8 | (uint64_t)p[7];
+}
 static inline void cd_put16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -115,7 +121,14 @@ size_t cd_varint_len(uint64_t v);
  * it runs past end, is longer than CD_VARINT_MAX, overflows 64 bits, or is
  * not in its shortest form (so every value has exactly one encoding).
  */
-size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
+size_t cd_varint_get_slow(const uint8_t *p, const uint8_t *end, uint64_t *v);
+static inline size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v) {
+    if (p < end && p[0] < 0x80) { /* the common case: one byte */
+        *v = p[0];
+        return 1;
+    }
+    return cd_varint_get_slow(p, end, v);
+}
 
 /* XXH3-64 of [data, data+len) with a seed: the checksum of every format. */
 uint64_t cd_hash64(const void *data, size_t len, uint64_t seed);

@@ -223,14 +223,6 @@ void cd_branch_cell_get(const uint8_t *page, unsigned i, cd_branch_cell *out) {
 
 /* ---- search ----------------------------------------------------------- */
 
-int cd_key_cmp(const void *a, uint32_t alen, const void *b, uint32_t blen) {
-    uint32_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c != 0)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 /* The key of cell i, for either slotted type. */
 static const uint8_t *cell_key(const uint8_t *page, unsigned i, uint32_t *klen) {
     const uint8_t *p = page + cd_page_cell_off(page, i);

@@ -62,6 +62,8 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
             break;
         }
         rc = os_write(db->file, (uint64_t)ref.pgno * db->page_size, page, db->page_size);
+        if (db->cache) /* the main file's image of this page changes */
+            en_cache_forget(db, db->cache, ref.pgno, 0);
         if (rc)
             rc = en_latch(db, rc, "checkpoint: writing the main file");
     }
@@ -99,6 +101,8 @@ int en_checkpoint_locked(en_db *db) {
     uint64_t with_frames;
     en_readers_active(db, &with_frames);
     if (max_frame && with_frames == 0 && db->ckpt_txn == db->state.txn) {
+        if (db->cache)
+            en_cache_forget_log(db, db->cache);
         rc = wal_reset(db->wal);
         if (rc)
             return en_latch(db, rc, "resetting the log");

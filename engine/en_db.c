@@ -59,16 +59,36 @@ static int create_file(en_db *db) {
     return 0;
 }
 
-/* Step 3: checks the file is ours and reads the newest valid meta. */
-static int read_meta(en_db *db) {
+/*
+ * Finds a meta page's head: page 0's or, when page 0 does not start like
+ * one (its first sector lost to a torn write, say), page 1's, tried at
+ * each page size it could be at; so one damaged meta page never hides the
+ * other.  CD_ENOTDB when neither is there.
+ */
+static int sniff(en_db *db, uint32_t *psize, uint32_t *version) {
     uint8_t head[CD_META_END];
     size_t got = 0;
-    uint32_t psize, version;
     int rc = os_read(db->file, 0, head, sizeof head, &got);
     if (rc)
         return io_fail(db, rc, "reading");
-    if (!cd_meta_sniff(head, got, &psize, &version))
-        return en_fail(CD_ENOTDB, "%s is not an isle database", db->path);
+    if (cd_meta_sniff(head, got, psize, version))
+        return 0;
+    for (uint32_t ps = CD_PAGE_SIZE_MIN; ps <= CD_PAGE_SIZE_MAX; ps *= 2) {
+        if ((rc = os_read(db->file, ps, head, sizeof head, &got)) != 0)
+            return io_fail(db, rc, "reading");
+        if (cd_meta_sniff(head, got, psize, version) && *psize == ps)
+            return 0;
+    }
+    return en_fail(CD_ENOTDB, "%s is not an isle database", db->path);
+}
+
+/* Step 3: checks the file is ours and reads the newest valid meta. */
+static int read_meta(en_db *db) {
+    size_t got = 0;
+    uint32_t psize, version;
+    int rc = sniff(db, &psize, &version);
+    if (rc)
+        return rc;
     if (version > CD_FORMAT_VERSION)
         return en_fail(CD_EVERSION, "%s has format version %u; this library reads up to %u",
                        db->path, version, CD_FORMAT_VERSION);
@@ -85,7 +105,11 @@ static int read_meta(en_db *db) {
         /* A read that fails is not a damaged meta: taking the other one
          * could roll the database back to an older checkpoint. */
         rc = os_read(db->file, (uint64_t)slot * psize, page, psize, &got);
-        ok[slot] = rc == 0 && got == psize &&
+        /* A file cut short inside a meta page (a torn creation) lost only
+         * zeros if the meta is whole: past its body a meta page is zero. */
+        if (rc == 0 && got < psize)
+            memset(page + got, 0, psize - got);
+        ok[slot] = rc == 0 &&
                    cd_meta_decode(page, psize, slot, &m[slot], &d[slot]) == 0 &&
                    m[slot].version <= CD_FORMAT_VERSION;
     }
@@ -161,6 +185,7 @@ static void db_free(en_db *db) {
     if (db->file)
         os_close(db->file);
     en_snap_reclaim(db, 1);
+    en_cache_free(db->cache);
     free(atomic_load(&db->current));
     free(db->group_snap);
     en_free_destroy(db);
@@ -183,6 +208,8 @@ int en_open_steps(en_db *db) {
     int rc = open_file(db, &db->opt);
     if (rc == 0)
         rc = read_meta(db);
+    if (rc == 0 && en_cache_new(db, db->opt.cache_bytes, &db->cache) != 0)
+        rc = en_fail(CD_ENOMEM, "out of memory for the page cache");
     if (rc == 0)
         rc = open_log(db);
     if (rc == 0)

@@ -67,6 +67,7 @@ int en_state_decode(const uint8_t *p, uint32_t len, en_state *s);
 typedef struct en_snap {
     en_state state;
     uint64_t max_frame;     /* log frames this snapshot sees */
+    uint64_t seq;           /* publication order: cache reclamation */
     struct en_snap *next;   /* retired list (writer only) */
 } en_snap;
 
@@ -76,8 +77,25 @@ typedef struct en_buf {
     uint32_t pgno;
     uint32_t pins;
     uint8_t fresh;         /* dirty: allocated in this transaction */
+    uint8_t cached;        /* a shared cache page (en_cache.c): not owned */
     uint8_t *page;         /* page_size bytes, aligned */
 } en_buf;
+
+/* The shared page cache (en_cache.c). */
+typedef struct en_cache en_cache;
+int en_cache_new(en_db *db, size_t bytes, en_cache **out);
+void en_cache_free(en_cache *c);
+/* A verified page, or NULL; the page stays valid while the caller's
+ * snapshot (reader slot) or write transaction lives. */
+const uint8_t *en_cache_get(en_cache *c, uint32_t pgno, uint64_t frame);
+/* Adds a verified page; returns the cache's copy, or NULL if not cached. */
+const uint8_t *en_cache_put(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame,
+                            const uint8_t *page);
+/* Writer: forget main-file page pgno / every log page; free what no
+ * reader can still hold. */
+void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame);
+void en_cache_forget_log(en_db *db, en_cache *c);
+void en_cache_reclaim(en_db *db, en_cache *c, int all);
 
 /* Open-hash map pgno -> dirty en_buf, for the write transaction. */
 typedef struct en_dirty {
@@ -190,6 +208,8 @@ struct isle_db {
     /* committed state: written by the writer, published by `current` */
     en_state state;
     _Atomic(en_snap *) current;
+    _Atomic uint64_t pub_seq;     /* seq of the newest published snapshot */
+    en_cache *cache;
     en_snap *retired;              /* writer only */
     _Atomic(en_snap *) slots[EN_READERS_MAX];
     _Atomic uint32_t nreaders;

@@ -35,6 +35,7 @@ static en_buf *buf_get(en_txn *t) {
     b->next = NULL;
     b->pins = 0;
     b->fresh = 0;
+    b->cached = 0;
     t->bufs_live++;
     return b;
 }
@@ -265,14 +266,54 @@ static int check_pgno(en_txn *t, uint32_t pgno) {
     return 0;
 }
 
+static unsigned type_bit(const uint8_t *page) {
+    switch (cd_page_type(page)) {
+    case CD_PAGE_BRANCH: return CD_PAGE_MASK_BRANCH;
+    case CD_PAGE_LEAF: return CD_PAGE_MASK_LEAF;
+    case CD_PAGE_OVERFLOW: return CD_PAGE_MASK_OVERFLOW;
+    default: return 0;
+    }
+}
+
+/* A committed page for the transaction's snapshot: from the shared cache,
+ * or read, verified and offered to the cache. */
+static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t **page) {
+    en_db *db = t->db;
+    wal_frame_ref ref;
+    uint64_t frame = 0;
+    if (t->max_frame && wal_find(db->wal, pgno, t->max_frame, &ref) == 0)
+        frame = ref.frame;
+    const uint8_t *cp = db->cache ? en_cache_get(db->cache, pgno, frame) : NULL;
+    if (cp) {
+        if (!(type_bit(cp) & mask))
+            return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+        *page = cp;
+        return 0;
+    }
+    en_buf *b = buf_get(t);
+    if (!b)
+        return en_fail(CD_ENOMEM, "out of memory for a page buffer");
+    int rc = en_read_page(db, frame ? t->max_frame : 0, pgno, mask, b->page, t->rctx);
+    if (rc) {
+        buf_put(t, b);
+        return rc;
+    }
+    if (db->cache && (cp = en_cache_put(db, db->cache, pgno, frame, b->page)) != NULL) {
+        buf_put(t, b);
+        *page = cp;
+        return 0;
+    }
+    b->pgno = pgno;
+    b->pins = 1;
+    *page = b->page;
+    return 0;
+}
+
 static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page) {
     en_txn *t = ctx;
     en_buf *b = t->write ? en_dirty_find(&t->dirty, pgno) : NULL;
     if (b) {
-        unsigned bit = cd_page_type(b->page) == CD_PAGE_BRANCH ? CD_PAGE_MASK_BRANCH
-                     : cd_page_type(b->page) == CD_PAGE_LEAF   ? CD_PAGE_MASK_LEAF
-                                                               : CD_PAGE_MASK_OVERFLOW;
-        if (!(bit & mask))
+        if (!(type_bit(b->page) & mask))
             return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
         b->pins++;
         *page = b->page;
@@ -281,14 +322,12 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
     int rc = check_pgno(t, pgno);
     if (rc)
         return rc;
+    const en_spilled *s = t->write ? spill_find(&t->spill, pgno, NULL) : NULL;
+    if (!s)
+        return get_committed(t, pgno, mask, page);
     if (!(b = buf_get(t)))
         return en_fail(CD_ENOMEM, "out of memory for a page buffer");
-    const en_spilled *s = t->write ? spill_find(&t->spill, pgno, NULL) : NULL;
-    if (s)
-        rc = spill_read(t, s, mask, b->page);
-    else
-        rc = en_read_page(t->db, t->max_frame, pgno, mask, b->page, t->rctx);
-    if (rc) {
+    if ((rc = spill_read(t, s, mask, b->page)) != 0) {
         buf_put(t, b);
         return rc;
     }
@@ -301,6 +340,8 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
 static void op_unpin(void *ctx, const uint8_t *page) {
     en_txn *t = ctx;
     en_buf *b = BUF_OF(page);
+    if (b->cached) /* the cache's: reclaimed by snapshot sequence, not pins */
+        return;
     ISLE_VERIFY(b->pins > 0);
     /* By identity: a read copy of a page whose number is also dirty (a
      * spilled page brought back) is still a read copy. */

@@ -38,6 +38,10 @@ int en_publish(en_db *db, const en_state *st, uint64_t max_frame) {
 void en_publish_snap(en_db *db, en_snap *s, const en_state *st, uint64_t max_frame) {
     s->state = *st;
     s->max_frame = max_frame;
+    /* The sequence is published before the snapshot that carries it
+     * (seq_cst): see en_cache.c. */
+    s->seq = atomic_load_explicit(&db->pub_seq, memory_order_relaxed) + 1;
+    atomic_store(&db->pub_seq, s->seq);
     /* seq_cst: ordered before the slot scan of en_snap_reclaim, pairing
      * with the readers' slot store and re-load of current. */
     en_snap *old = atomic_exchange(&db->current, s);
@@ -50,6 +54,8 @@ void en_publish_snap(en_db *db, en_snap *s, const en_state *st, uint64_t max_fra
 
 /* Frees retired snapshots that no reader slot holds (all: every one). */
 void en_snap_reclaim(en_db *db, int all) {
+    if (db->cache)
+        en_cache_reclaim(db, db->cache, all);
     en_snap **p = &db->retired;
     while (*p) {
         en_snap *s = *p;

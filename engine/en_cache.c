@@ -1,0 +1,196 @@
+/*
+ * en_cache.c: the shared page cache.  Verified page images, keyed by page
+ * number and source (0: the main file; otherwise the log frame holding
+ * it), shared by every transaction of the handle, read without a lock.
+ *
+ * Slots are _Atomic pointers in an open-addressed table probed over a few
+ * neighbours.  A reader that misses reads and verifies the page itself,
+ * then tries to install a copy: into an empty neighbour (CAS), or in place
+ * of one (exchange), whose old page is retired.  Retired pages are pushed
+ * on a lock-free stack with the newest published snapshot sequence, and
+ * freed by the writer (which publishes) once every reader slot holds a
+ * later snapshot: a reader that could have loaded the pointer had its
+ * snapshot pinned first, so its sequence is at most the retired one.
+ *
+ * Keys stay right because page images never change under a key: a log
+ * frame is written once per generation (forgotten at every log reset), and
+ * a main-file page is rewritten only by a checkpoint, which forgets it.
+ * Memory: at most `bytes` of cached pages; while readers hold back the
+ * reclamation of retired pages, installing stops instead of growing.
+ */
+#include <stdlib.h>
+
+#include "en_int.h"
+
+#define PROBES 4u
+#define HDR 64u
+
+typedef struct cpage {
+    en_buf buf;            /* so unpin finds `cached` through BUF_OF */
+    uint64_t frame;
+    uint64_t retire_seq;
+    struct cpage *retire_next;
+} cpage;
+_Static_assert(sizeof(cpage) <= HDR, "cache page header fits");
+
+struct en_cache {
+    uint32_t mask;
+    uint32_t page_size;
+    size_t max_pages;
+    atomic_size_t pages;        /* installed or retired, not yet freed */
+    _Atomic(cpage *) retired;   /* Treiber stack: many push, the writer takes all */
+    _Atomic(cpage *) slots[];
+};
+
+static uint32_t hash(uint32_t pgno, uint64_t frame) {
+    uint64_t h = ((uint64_t)pgno << 32 ^ frame) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32);
+}
+
+int en_cache_new(en_db *db, size_t bytes, en_cache **out) {
+    size_t pages = bytes / (db->page_size + HDR);
+    uint32_t n = 64;
+    while (n < pages * 2 && n < (1u << 30))
+        n *= 2;
+    en_cache *c = calloc(1, sizeof *c + n * sizeof c->slots[0]);
+    if (!c)
+        return CD_ENOMEM;
+    c->mask = n - 1;
+    c->page_size = db->page_size;
+    c->max_pages = pages;
+    *out = c;
+    return 0;
+}
+
+const uint8_t *en_cache_get(en_cache *c, uint32_t pgno, uint64_t frame) {
+    uint32_t h = hash(pgno, frame);
+    for (uint32_t k = 0; k < PROBES; k++) {
+        /* seq_cst (see retire): also pairs with the install's release, so
+         * the page bytes written before installing are visible */
+        cpage *p = atomic_load(&c->slots[(h + k) & c->mask]);
+        if (p && p->buf.pgno == pgno && p->frame == frame)
+            return p->buf.page;
+    }
+    return NULL;
+}
+
+/* Pushes p on the retired stack as it is. */
+static void retire_keep(en_cache *c, cpage *p) {
+    cpage *head = atomic_load_explicit(&c->retired, memory_order_relaxed);
+    do {
+        p->retire_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&c->retired, &head, p,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/*
+ * Ordering.  The publisher stores pub_seq before the new snapshot (both
+ * seq_cst).  A reader pins a snapshot and then loads slots (seq_cst); a
+ * retirer replaces a slot (seq_cst) and then loads pub_seq (seq_cst).  A
+ * reader that loaded the page precedes its replacement in the single
+ * total order, so the retirer's pub_seq is at least the reader's snapshot
+ * sequence, and the page outlives the reader.  (On x86 these seq_cst loads
+ * are plain loads.)
+ */
+static void retire(en_db *db, en_cache *c, cpage *p) {
+    p->retire_seq = atomic_load(&db->pub_seq);
+    retire_keep(c, p);
+}
+
+const uint8_t *en_cache_put(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame,
+                            const uint8_t *page) {
+    if (atomic_load_explicit(&c->pages, memory_order_relaxed) >= c->max_pages)
+        return NULL;
+    cpage *p = NULL;
+    if (posix_memalign((void **)&p, 64, HDR + c->page_size) != 0)
+        return NULL;
+    memset(p, 0, sizeof *p);
+    p->buf.page = (uint8_t *)p + HDR;
+    p->buf.pgno = pgno;
+    p->buf.cached = 1;
+    p->frame = frame;
+    memcpy(p->buf.page, page, c->page_size);
+    atomic_fetch_add_explicit(&c->pages, 1, memory_order_relaxed);
+    uint32_t h = hash(pgno, frame);
+    for (uint32_t k = 0; k < PROBES; k++) {
+        cpage *expect = NULL;
+        /* seq_cst: publishes the page bytes (release), and a failure reads
+         * the other installer's page (acquire) */
+        if (atomic_compare_exchange_strong(&c->slots[(h + k) & c->mask], &expect, p))
+            return p->buf.page;
+        if (expect->buf.pgno == pgno && expect->frame == frame) {
+            free(p); /* someone installed it meanwhile */
+            atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
+            return expect->buf.page;
+        }
+    }
+    /* Every neighbour is taken: replace one, chosen by the page number. */
+    cpage *old = atomic_exchange(&c->slots[(h + pgno % PROBES) & c->mask], p);
+    if (old)
+        retire(db, c, old);
+    return p->buf.page;
+}
+
+/* Removes the entry for (pgno, frame), if cached (writer). */
+void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame) {
+    uint32_t h = hash(pgno, frame);
+    for (uint32_t k = 0; k < PROBES; k++) {
+        _Atomic(cpage *) *slot = &c->slots[(h + k) & c->mask];
+        cpage *p = atomic_load_explicit(slot, memory_order_acquire);
+        if (p && p->buf.pgno == pgno && p->frame == frame &&
+            atomic_compare_exchange_strong(slot, &p, NULL))
+            retire(db, c, p);
+    }
+}
+
+/* Removes every page that came from the log (writer, at a log reset). */
+void en_cache_forget_log(en_db *db, en_cache *c) {
+    for (uint32_t i = 0; i <= c->mask; i++) {
+        cpage *p = atomic_load_explicit(&c->slots[i], memory_order_acquire);
+        if (p && p->frame && atomic_compare_exchange_strong(&c->slots[i], &p, NULL))
+            retire(db, c, p);
+    }
+}
+
+/* The smallest snapshot sequence any reader holds (UINT64_MAX: none). */
+static uint64_t oldest_seq(en_db *db) {
+    uint64_t m = UINT64_MAX;
+    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
+        en_snap *s = atomic_load(&db->slots[i]);
+        if (s == (en_snap *)1) /* a reader between claiming and pinning */
+            return 0;
+        if (s && s->seq < m)
+            m = s->seq;
+    }
+    return m;
+}
+
+/* Frees retired pages no reader can hold (writer; all: every one). */
+void en_cache_reclaim(en_db *db, en_cache *c, int all) {
+    cpage *list = atomic_exchange(&c->retired, NULL);
+    if (!list)
+        return;
+    uint64_t oldest = all ? UINT64_MAX : oldest_seq(db);
+    for (cpage *p = list, *next; p; p = next) {
+        next = p->retire_next;
+        if (all || p->retire_seq < oldest) {
+            free(p);
+            atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
+        } else {
+            retire_keep(c, p);
+        }
+    }
+}
+
+void en_cache_free(en_cache *c) {
+    if (!c)
+        return;
+    for (uint32_t i = 0; i <= c->mask; i++)
+        free(atomic_load(&c->slots[i]));
+    for (cpage *p = atomic_load(&c->retired), *next; p; p = next) {
+        next = p->retire_next;
+        free(p);
+    }
+    free(c);
+}
