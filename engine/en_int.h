@@ -78,7 +78,10 @@ typedef struct en_buf {
     uint32_t pins;
     uint8_t fresh;         /* dirty: allocated in this transaction */
     uint8_t cached;        /* a shared cache page (en_cache.c): not owned */
+    uint8_t live;          /* a pinned read copy, in the transaction's live set */
+    uint32_t live_idx;     /* its index there */
     uint8_t *page;         /* page_size bytes, aligned */
+    uint64_t frame;        /* dirty: the log frame it was committed in */
 } en_buf;
 
 /* The shared page cache (en_cache.c). */
@@ -151,6 +154,10 @@ struct isle_txn {
     en_buf *bufs_free;      /* spare page buffers */
     uint32_t nspare;
     uint32_t bufs_live;
+    en_buf **live;          /* pinned read copies: freed at the end if still pinned */
+    uint32_t nlive, cap_live;
+    void **heaps;           /* values assembled on the heap (overflow), unreleased */
+    uint32_t nheaps, cap_heaps;
     en_dirty dirty;
     en_spillmap spill;      /* dirty pages spilled to the log */
     uint64_t nspilled;      /* frames spilled (some may be superseded) */
@@ -243,6 +250,7 @@ struct isle_db {
     pthread_cond_t open_cond;     /* callers wait for a deferred open */
     en_queue_ops queue;
     uint32_t queued, queue_max;
+    atomic_uint pending_hint;     /* queued, for the writer's spin (a hint) */
     uint64_t job_seq;
     int closing;                  /* no new jobs */
     int quit;                     /* the writer exits once idle */
@@ -281,6 +289,7 @@ struct isle_job {
     int result;
     uint64_t txn_id;
     int waiter;                /* a sync caller waits on done */
+    atomic_int finished;       /* waiter: set with state DONE (see en_write_sync) */
     char msg[256];             /* waiter: the failure's message */
     pthread_cond_t done;
     atomic_int refs;

@@ -36,8 +36,38 @@ static en_buf *buf_get(en_txn *t) {
     b->pins = 0;
     b->fresh = 0;
     b->cached = 0;
+    b->live = 0;
     t->bufs_live++;
     return b;
+}
+
+/* A pinned read copy joins the live set, so that the end of the
+ * transaction frees it even if a value still pins it (values need not be
+ * released before their transaction ends). */
+static int live_add(en_txn *t, en_buf *b, uint32_t pgno) {
+    if (t->nlive == t->cap_live) {
+        uint32_t nc = t->cap_live ? t->cap_live * 2 : 16;
+        en_buf **nl = realloc(t->live, (size_t)nc * sizeof *nl);
+        if (!nl)
+            return en_fail(CD_ENOMEM, "out of memory for a page buffer");
+        t->live = nl;
+        t->cap_live = nc;
+    }
+    b->pgno = pgno;
+    b->pins = 1;
+    b->live = 1;
+    b->live_idx = t->nlive;
+    t->live[t->nlive++] = b;
+    return 0;
+}
+
+static void live_del(en_txn *t, en_buf *b) {
+    if (!b->live)
+        return;
+    en_buf *last = t->live[--t->nlive];
+    t->live[b->live_idx] = last;
+    last->live_idx = b->live_idx;
+    b->live = 0;
 }
 
 static void buf_put(en_txn *t, en_buf *b) {
@@ -303,8 +333,10 @@ static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t 
         *page = cp;
         return 0;
     }
-    b->pgno = pgno;
-    b->pins = 1;
+    if ((rc = live_add(t, b, pgno)) != 0) {
+        buf_put(t, b);
+        return rc;
+    }
     *page = b->page;
     return 0;
 }
@@ -327,12 +359,10 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
         return get_committed(t, pgno, mask, page);
     if (!(b = buf_get(t)))
         return en_fail(CD_ENOMEM, "out of memory for a page buffer");
-    if ((rc = spill_read(t, s, mask, b->page)) != 0) {
+    if ((rc = spill_read(t, s, mask, b->page)) != 0 || (rc = live_add(t, b, pgno)) != 0) {
         buf_put(t, b);
         return rc;
     }
-    b->pgno = pgno;
-    b->pins = 1;
     *page = b->page;
     return 0;
 }
@@ -345,8 +375,10 @@ static void op_unpin(void *ctx, const uint8_t *page) {
     ISLE_VERIFY(b->pins > 0);
     /* By identity: a read copy of a page whose number is also dirty (a
      * spilled page brought back) is still a read copy. */
-    if (--b->pins == 0 && en_dirty_find(&t->dirty, b->pgno) != b)
+    if (--b->pins == 0 && en_dirty_find(&t->dirty, b->pgno) != b) {
+        live_del(t, b);
         buf_put(t, b);
+    }
 }
 
 /* A new dirty buffer for page number pgno (allocated by the caller). */
@@ -475,6 +507,16 @@ void en_pager_release_all(en_txn *t) {
     free(t->dirty.slots);
     memset(&t->dirty, 0, sizeof t->dirty);
     spill_clear(&t->spill);
+    for (uint32_t i = 0; i < t->nlive; i++) /* pinned by unreleased values */
+        free(t->live[i]);
+    free(t->live);
+    t->live = NULL;
+    t->nlive = t->cap_live = 0;
+    for (uint32_t i = 0; i < t->nheaps; i++)
+        free(t->heaps[i]);
+    free(t->heaps);
+    t->heaps = NULL;
+    t->nheaps = t->cap_heaps = 0;
     for (en_buf *b = t->bufs_free, *next; b; b = next) {
         next = b->next;
         free(b);

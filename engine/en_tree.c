@@ -197,14 +197,42 @@ int en_tree_drop(en_txn *t, const char *name) {
 
 /* ---- key/value operations ----------------------------------------------- */
 
-static void val_from_bt(en_val *out, const bt_val *v) {
+/*
+ * A value assembled on the heap (an overflow value) is recorded in the
+ * transaction (priv_[2]: its index + 1), so that ending the transaction
+ * frees it if the caller never released it; pinned pages are the pager's
+ * (en_pager_release_all).
+ */
+static int val_from_bt(en_txn *t, en_val *out, bt_val *v) {
+    memset(out, 0, sizeof *out);
+    if (v->heap_) {
+        if (t->nheaps == t->cap_heaps) {
+            uint32_t nc = t->cap_heaps ? t->cap_heaps * 2 : 16;
+            void **nh = realloc(t->heaps, (size_t)nc * sizeof *nh);
+            if (!nh) {
+                bt_val_release(&t->pager, v);
+                return en_fail(CD_ENOMEM, "out of memory recording a value");
+            }
+            t->heaps = nh;
+            t->cap_heaps = nc;
+        }
+        t->heaps[t->nheaps++] = v->heap_;
+        out->priv_[2] = (void *)(uintptr_t)t->nheaps;
+    }
     out->data = v->data;
     out->len = v->len;
     out->priv_[0] = (void *)v->pin_;
     out->priv_[1] = v->heap_;
+    return 0;
 }
 
 void en_val_release(en_txn *t, en_val *val) {
+    uintptr_t h = (uintptr_t)val->priv_[2];
+    if (h && h <= t->nheaps && t->heaps[h - 1] == val->priv_[1]) {
+        t->heaps[h - 1] = NULL;
+        while (t->nheaps && !t->heaps[t->nheaps - 1])
+            t->nheaps--;
+    }
     bt_val v = {.data = val->data, .len = val->len,
                 .pin_ = val->priv_[0], .heap_ = val->priv_[1]};
     bt_val_release(&t->pager, &v);
@@ -221,7 +249,7 @@ int en_get(en_txn *t, en_tree id, const void *key, uint32_t klen, en_val *out) {
     bt_val v;
     rc = bt_get(&t->pager, &bt, key, klen, &v);
     if (rc == 0)
-        val_from_bt(out, &v);
+        rc = val_from_bt(t, out, &v);
     return rc;
 }
 
@@ -352,7 +380,7 @@ int en_cursor_get(en_cursor *c, const uint8_t **key, uint32_t *klen, en_val *val
         bt_val v;
         rc = bt_cursor_value(&c->bc, &v);
         if (rc == 0)
-            val_from_bt(val, &v);
+            rc = val_from_bt(c->txn, val, &v);
     }
     return rc;
 }

@@ -193,8 +193,19 @@ int en_write_begin(en_db *db, en_txn **out) {
 static int write_dirty(en_txn *t, en_buf *b) {
     cd_page_set_txn(b->page, t->st.txn);
     cd_page_seal(b->page, t->db->page_size);
-    int rc = wal_append_page(t->db->wal, t->st.txn, b->pgno, b->page);
+    wal_frame_ref ref;
+    int rc = wal_append_page_ref(t->db->wal, t->st.txn, b->pgno, b->page, &ref);
+    b->frame = ref.frame;
     return rc ? en_fail(rc, "writing page %u to the log", b->pgno) : 0;
+}
+
+/* After a commit: the transaction's pages go into the shared cache under
+ * their log frames, so the next transactions and readers need not read
+ * them back.  (Only now: an aborted commit's frame numbers are reused.) */
+static int cache_dirty(en_txn *t, en_buf *b) {
+    if (t->db->cache)
+        en_cache_put(t->db, t->db->cache, b->pgno, b->frame, b->page);
+    return 0;
 }
 
 int en_latch(en_db *db, int rc, const char *what) {
@@ -276,6 +287,7 @@ int en_commit_group(en_txn *t) {
         } else {
             db->state = t->st;
             db->n_commits++;
+            en_dirty_each(t, cache_dirty);
             free(db->group_snap); /* superseded before it was published */
             db->group_snap = snap;
             db->group_txns++;

@@ -92,6 +92,13 @@ struct os_vfs {
     void (*free)(os_vfs *vfs, void *p);
 };
 
+/* A hint to the CPU inside a spin loop (x86: pause); otherwise nothing. */
+static inline void os_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* The POSIX vfs: a process-wide table, never freed. */
 os_vfs *os_vfs_default(void);
 
