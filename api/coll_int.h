@@ -208,6 +208,8 @@ typedef struct co_enc {
 
 void co_enc_init(co_enc *e, uint8_t *buf, size_t cap, const char *coll);
 void co_enc_free(co_enc *e);
+/* Makes the buffer at least cap bytes.  ISLE_ENOMEM. */
+int co_enc_reserve(co_enc *e, size_t cap);
 /*
  * Encodes the object at obj into e->buf; *len gets its size.  ISLE_EINVAL
  * or ISLE_ETOOBIG with a message naming the field, ISLE_ENOMEM.

@@ -278,8 +278,8 @@ typedef struct undo {
     size_t len, cap;
 } undo;
 
-static int undo_add(undo *u, int64_t id, const uint8_t *old, uint32_t len, int absent) {
-    size_t need = 12 + (absent ? 0 : (size_t)len);
+/* Makes room for need more bytes. */
+static int undo_reserve(undo *u, size_t need) {
     if (u->cap - u->len < need) {
         size_t cap = u->cap ? u->cap : 4096;
         while (cap - u->len < need)
@@ -290,6 +290,14 @@ static int undo_add(undo *u, int64_t id, const uint8_t *old, uint32_t len, int a
         u->buf = p;
         u->cap = cap;
     }
+    return 0;
+}
+
+static int undo_add(undo *u, int64_t id, const uint8_t *old, uint32_t len, int absent) {
+    size_t need = 12 + (absent ? 0 : (size_t)len);
+    int rc = undo_reserve(u, need);
+    if (rc)
+        return rc;
     uint8_t *p = u->buf + u->len;
     cd_put64(p, (uint64_t)id);
     cd_put32(p + 8, absent ? UNDO_ABSENT : len);
@@ -308,7 +316,9 @@ static int store_one(en_txn *t, const isle_coll *c, int64_t id, const uint8_t *r
     *inserted = 1;
     if (known_new)
         return en_put(t, c->objects, key, sizeof key, rec, (uint32_t)len, 0);
-    int rc = en_put(t, c->objects, key, sizeof key, rec, (uint32_t)len, EN_PUT_NOOVERWRITE);
+    int rc = u ? undo_reserve(u, 12) : 0; /* so that logging an insert cannot fail */
+    if (rc == 0)
+        rc = en_put(t, c->objects, key, sizeof key, rec, (uint32_t)len, EN_PUT_NOOVERWRITE);
     if (rc == 0)
         return u ? undo_add(u, id, NULL, 0, 1) : 0;
     if (rc != ISLE_EEXIST)
@@ -396,15 +406,18 @@ static int put_many_undo(en_txn *t, const isle_coll *c, const uint8_t *objs, siz
     return rc;
 }
 
-/* Writes objs[0, n); on bad input undoes what it wrote.  *failed_at: the
- * index of the bad object. */
+/* Writes objs[0, n); when object k fails, undoes objects [0, k) and
+ * returns the failure, naming k.  (If the failure came from the engine the
+ * undo fails too, and the transaction can only roll back.) */
 static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
-                        co_state *st, size_t *failed_at) {
+                        co_state *st) {
     co_enc e;
     undo u = {0};
     co_state st0 = *st;
     co_enc_init(&e, NULL, 0, c->name);
-    int rc = 0;
+    int rc = co_enc_reserve(&e, PUT_MANY_BUF);
+    if (rc)
+        return rc;
     size_t i, size = c->root->size;
     for (i = 0; rc == 0 && i < n; i++) {
         const uint8_t *obj = objs + i * size;
@@ -417,13 +430,11 @@ static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
             st->count += (uint64_t)inserted;
     }
     if (rc) {
-        *failed_at = --i;
-        if (rc == ISLE_EINVAL || rc == ISLE_ETOOBIG) { /* bad input: take it all back */
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", en_errmsg());
-            int urc = put_many_undo(t, c, objs, i, st0, &u);
-            rc = urc ? urc : en_fail(rc, "isle_coll_put_many: object %zu: %s", i, msg);
-        }
+        i--; /* the object that failed */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", en_errmsg());
+        put_many_undo(t, c, objs, i, st0, &u);
+        en_fail(rc, "isle_coll_put_many: object %zu: %s", i, msg);
     }
     co_enc_free(&e);
     free(u.buf);
@@ -440,11 +451,10 @@ int isle_coll_put_many(isle_txn *txn, isle_coll *c, void *objs, size_t n) {
         return done(0);
     en_txn *t = TXN(txn);
     co_state st, st0;
-    size_t bad = 0;
     if ((rc = co_state_load(t, c, &st)) != 0)
         return rc;
     st0 = st;
-    rc = put_many_run(t, c, objs, n, &st, &bad);
+    rc = put_many_run(t, c, objs, n, &st);
     if (rc == 0 && (st.count != st0.count || st.max_id != st0.max_id))
         rc = state_store(t, c, &st);
     for (size_t i = 0; rc == 0 && i < n; i++) { /* all stored: write back the ids */

@@ -444,9 +444,15 @@ static int enc_grow(co_enc *e, size_t need) {
     return 0;
 }
 
+int co_enc_reserve(co_enc *e, size_t cap) { return e->cap >= cap ? 0 : enc_grow(e, cap); }
+
 int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len) {
+    if (!e->buf && enc_grow(e, 4096) != 0) /* a writer without a buffer only counts */
+        return ISLE_ENOMEM;
     for (int pass = 0;; pass++) {
-        enc_err err = {.why = NULL};
+        enc_err err; /* not zeroed: 256 bytes a put would clear for nothing */
+        err.why = NULL;
+        err.path[0] = 0;
         cd_writer_init(&e->w, e->buf, e->cap);
         int rc = cd_writer_begin(&e->w, t->stored);
         if (rc == 0)

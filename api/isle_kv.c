@@ -114,9 +114,22 @@ int isle_write(isle_db *db, isle_write_fn fn, void *arg) {
     return en_write_sync(DB(db), fn, arg); /* isle_txn is en_txn */
 }
 
+/* isle's own trees (collections and their schemas) have names with this
+ * prefix; the key/value API may not open or drop them. */
+#define RESERVED_PREFIX "_isle."
+
+static int reserved(const char *fn, const char *name) {
+    if (strncmp(name, RESERVED_PREFIX, sizeof RESERVED_PREFIX - 1) != 0)
+        return 0;
+    return en_fail(ISLE_EINVAL, "%s: tree names starting with \"%s\" are reserved", fn,
+                   RESERVED_PREFIX);
+}
+
 int isle_kv_open(isle_txn *txn, const char *name, unsigned flags, isle_tree *out) {
     if (!txn || !name || !out)
         return en_fail(ISLE_EINVAL, "isle_kv_open: NULL argument");
+    if (reserved("isle_kv_open", name))
+        return ISLE_EINVAL;
     if (flags & ~ISLE_KV_CREATE)
         return en_fail(ISLE_EINVAL, "isle_kv_open: unknown flags 0x%x", flags);
     en_tree t;
@@ -129,6 +142,8 @@ int isle_kv_open(isle_txn *txn, const char *name, unsigned flags, isle_tree *out
 int isle_kv_drop(isle_txn *txn, const char *name) {
     if (!txn || !name)
         return en_fail(ISLE_EINVAL, "isle_kv_drop: NULL argument");
+    if (reserved("isle_kv_drop", name))
+        return ISLE_EINVAL;
     return done(en_tree_drop(TXN(txn), name));
 }
 

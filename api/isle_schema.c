@@ -255,8 +255,9 @@ static int check_type(const char *coll, const isle_schema *s) {
             return rc;
         for (size_t k = 0; !f->ignore && k < i; k++)
             if (!s->fields[k].ignore && strcmp(s->fields[k].name, f->name) == 0)
-                return en_fail(ISLE_EINVAL, "collection '%s': type '%s': two fields are stored as '%s'",
-                               coll, cn, f->name);
+                return en_fail(ISLE_EINVAL,
+                               "collection '%s': type '%s': two fields are stored as '%s'", coll,
+                               cn, f->name);
     }
     return 0;
 }
@@ -266,8 +267,8 @@ int co_schema_check(const isle_schema *root) {
         return en_fail(ISLE_EINVAL, "isle_coll_open: NULL schema");
     const char *coll = name_ok(root->name) ? root->name : "?";
     if (!root->has_id)
-        return en_fail(ISLE_EINVAL, "collection '%s': declare it with ISLE_COLLECTION (it has no id)",
-                       coll);
+        return en_fail(ISLE_EINVAL,
+                       "collection '%s': declare it with ISLE_COLLECTION (it has no id)", coll);
     if (root->id_size != 8 || root->id_offset > root->size || root->size - root->id_offset < 8 ||
         !(root->id_ctype == ISLE_CTYPE_I64 || root->id_ctype == ISLE_CTYPE_UNKNOWN))
         return en_fail(ISLE_EINVAL, "collection '%s': the id member must be an int64_t", coll);

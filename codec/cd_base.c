@@ -56,6 +56,19 @@ uint64_t cd_hash64(const void *data, size_t len, uint64_t seed) {
 int cd_utf8_valid(const uint8_t *s, size_t len) {
     size_t i = 0;
     while (i < len) {
+        /* ASCII, eight bytes at a time: no byte >= 0x80 and none zero (the
+         * second test is exact as a whole: some byte of v is zero iff it
+         * is non-zero, given no byte has its high bit set) */
+        while (len - i >= 8) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if ((v & 0x8080808080808080u) ||
+                ((v - 0x0101010101010101u) & ~v & 0x8080808080808080u))
+                break;
+            i += 8;
+        }
+        if (i == len)
+            break;
         uint8_t c = s[i];
         if (c < 0x80) {
             if (c == 0)

@@ -206,6 +206,8 @@ int en_commit(en_txn *txn);
 void en_txn_end(en_txn *txn);
 int en_txn_is_write(const en_txn *txn);
 uint64_t en_txn_id(const en_txn *txn);
+/* The database a transaction belongs to. */
+en_db *en_txn_db(const en_txn *txn);
 
 /* ---- named trees ----------------------------------------------------------- */
 

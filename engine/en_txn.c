@@ -385,3 +385,5 @@ void en_txn_end(en_txn *t) {
 
 int en_txn_is_write(const en_txn *t) { return t->write; }
 uint64_t en_txn_id(const en_txn *t) { return t->st.txn; }
+
+en_db *en_txn_db(const en_txn *t) { return t->db; }
