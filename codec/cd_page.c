@@ -245,6 +245,12 @@ unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
                         int *exact) {
     unsigned lo = 0, hi = cd_page_n(page);
     *exact = 0;
+    if (hi > 0) { /* ascending inserts land past the last key: one compare */
+        uint32_t llen;
+        const uint8_t *last = cell_key(page, hi - 1, &llen);
+        if (cd_key_cmp(last, llen, key, klen) < 0)
+            return hi;
+    }
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         uint32_t mlen;

@@ -24,13 +24,18 @@ static int all_zero(const uint8_t *p, size_t len) {
     return 1;
 }
 
-/* Marks [off, off + len) in a byte bitmap; 0 if any byte was marked. */
+/* Marks bytes [off, off + len) in a bitmap of the page, a word at a time;
+ * 0 if any of them was marked already (two cells overlap). */
 static int mark_range(uint64_t *map, uint32_t off, uint32_t len) {
-    for (uint32_t b = off; b < off + len; b++) {
-        uint64_t bit = 1ull << (b & 63);
-        if (map[b >> 6] & bit)
+    uint32_t end = off + len;
+    while (off < end) {
+        uint32_t w = off >> 6, lo = off & 63;
+        uint32_t n = end - off < 64 - lo ? end - off : 64 - lo;
+        uint64_t bits = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+        if (map[w] & bits)
             return 0;
-        map[b >> 6] |= bit;
+        map[w] |= bits;
+        off += n;
     }
     return 1;
 }
@@ -55,7 +60,8 @@ static int parse_cell(const uint8_t *page, uint32_t size, uint32_t off,
 
 static int check_cells(const uint8_t *page, uint32_t size, uint32_t pgno,
                        uint32_t start, uint32_t *used, cd_diag *diag) {
-    uint64_t map[CD_PAGE_SIZE_MAX / 64] = {0};
+    uint64_t map[CD_PAGE_SIZE_MAX / 64];
+    memset(map, 0, size / 8); /* one bit per byte of this page */
     const uint8_t *prev = NULL;
     uint32_t prev_len = 0, n = cd_page_n(page);
     *used = 0;
