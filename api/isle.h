@@ -352,7 +352,8 @@ typedef uint32_t isle_tree;
 
 /* A value read from a tree: data[0, len) stays valid and unchanged until
  * isle_kv_release or the end of its transaction.  In a write transaction,
- * release values of a tree before writing to that tree. */
+ * release values of a tree before writing to that tree: a value held
+ * across such a write stays readable memory, but its bytes may change. */
 typedef struct isle_val {
     const void *data;
     size_t len;

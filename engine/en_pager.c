@@ -468,9 +468,20 @@ static int op_free(void *ctx, uint32_t pgno) {
     en_txn *t = ctx;
     en_buf *b = en_dirty_find(&t->dirty, pgno);
     if (b) {
-        ISLE_VERIFY(b->pins == 0);
         dirty_remove(&t->dirty, b);
-        buf_put(t, b);
+        if (b->pins == 0) {
+            buf_put(t, b);
+        } else {
+            /* A caller still holds a value on this page (isle.h asks them
+             * to release it before writing its tree; if they did not, the
+             * bytes stay readable, if stale, until it is released or the
+             * transaction ends): it becomes a read copy. */
+            uint32_t pins = b->pins;
+            int rc = live_add(t, b, pgno);
+            if (rc)
+                return rc;
+            b->pins = pins;
+        }
         return en_free_release(t, pgno, 1);
     }
     if (spill_find(&t->spill, pgno, NULL)) {

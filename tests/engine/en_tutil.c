@@ -86,12 +86,26 @@ static int one_op(en_txn *t, tu_model *next, uint64_t *rng, const tu_shape *sh) 
 
 int tu_txn(en_db *db, const tu_model *m, uint64_t *rng, const tu_shape *sh,
            tu_model *next) {
-    *next = *m;
-    next->seq = m->seq + 1;
     en_txn *t;
     int rc = en_write_begin(db, &t);
-    if (rc)
+    if (rc) {
+        *next = *m;
+        next->seq = m->seq + 1;
         return rc;
+    }
+    rc = tu_txn_body(t, m, rng, sh, next);
+    if (rc) {
+        en_txn_end(t);
+        return rc;
+    }
+    return en_commit(t);
+}
+
+int tu_txn_body(en_txn *t, const tu_model *m, uint64_t *rng, const tu_shape *sh,
+                tu_model *next) {
+    *next = *m;
+    next->seq = m->seq + 1;
+    int rc = 0;
     unsigned nops = sh->ops_min + (unsigned)(tu_rand(rng) % (sh->ops_max - sh->ops_min + 1));
     for (unsigned i = 0; rc == 0 && i < nops; i++)
         rc = one_op(t, next, rng, sh);
@@ -103,11 +117,30 @@ int tu_txn(en_db *db, const tu_model *m, uint64_t *rng, const tu_shape *sh,
         rc = en_tree_open(t, "meta", EN_TREE_CREATE, &meta);
     if (rc == 0)
         rc = en_put(t, meta, "seq", 3, seq, sizeof seq, 0);
-    if (rc) {
-        en_txn_end(t);
-        return rc;
-    }
-    return en_commit(t);
+    if (rc == 0 && sh->rollback_pct && tu_rand(rng) % 100 < sh->rollback_pct)
+        rc = TU_ROLLED_BACK;
+    return rc;
+}
+
+/* The job of tu_write_sync: the body on the writer thread. */
+typedef struct job_arg {
+    const tu_model *m;
+    uint64_t *rng;
+    const tu_shape *sh;
+    tu_model *next;
+} job_arg;
+
+static int job(en_txn *t, void *arg) {
+    job_arg *a = arg;
+    return tu_txn_body(t, a->m, a->rng, a->sh, a->next);
+}
+
+int tu_write_sync(en_db *db, const tu_model *m, uint64_t *rng, const tu_shape *sh,
+                  tu_model *next) {
+    job_arg a = {m, rng, sh, next};
+    *next = *m;
+    next->seq = m->seq + 1;
+    return en_write_sync(db, job, &a);
 }
 
 int tu_txn_seq(en_txn *t, uint64_t *seq) {
@@ -198,12 +231,19 @@ static int compare_tree(en_txn *t, const tu_model *m, unsigned ti, char *why, si
 
 int tu_compare(en_db *db, const tu_model *m, char *why, size_t n) {
     en_txn *t;
-    uint64_t seq = 0;
     int rc = en_read_begin(db, &t);
     if (rc) {
         snprintf(why, n, "read_begin: %d %s", rc, en_errmsg());
         return rc;
     }
+    rc = tu_compare_txn(t, m, why, n);
+    en_txn_end(t);
+    return rc;
+}
+
+int tu_compare_txn(en_txn *t, const tu_model *m, char *why, size_t n) {
+    uint64_t seq = 0;
+    int rc;
     if ((rc = tu_txn_seq(t, &seq)) != 0)
         snprintf(why, n, "reading seq: %d %s", rc, en_errmsg());
     else if (seq != m->seq) {
@@ -213,7 +253,6 @@ int tu_compare(en_db *db, const tu_model *m, char *why, size_t n) {
     }
     for (unsigned ti = 0; rc == 0 && ti < TU_TREES; ti++)
         rc = compare_tree(t, m, ti, why, n);
-    en_txn_end(t);
     return rc;
 }
 

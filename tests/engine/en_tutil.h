@@ -49,7 +49,11 @@ typedef struct tu_shape {
     unsigned big_pct;     /* puts with an overflow-sized value */
     unsigned drop_pct;    /* tree drops (or creates of a dropped tree) */
     unsigned del_pct;     /* deletes */
+    unsigned rollback_pct; /* transactions rolled back instead of committed */
 } tu_shape;
+
+/* tu_txn's status for a transaction it rolled back on purpose. */
+#define TU_ROLLED_BACK 1
 
 extern const tu_shape tu_shape_default;
 
@@ -66,11 +70,18 @@ en_options tu_options(os_vfs *vfs, enum en_sync sync, uint64_t checkpoint_bytes)
 /*
  * Runs one random write transaction built from *m (which it leaves
  * alone): returns en_commit's status, or the first failing call's (the
- * transaction then rolled back).  *next is the model the transaction
- * would produce (m's seq + 1), whether or not it committed.
+ * transaction then rolled back), or TU_ROLLED_BACK (shape->rollback_pct).
+ * *next is the model the transaction would produce (m's seq + 1), whether
+ * or not it committed.
  */
 int tu_txn(en_db *db, const tu_model *m, uint64_t *rng, const tu_shape *shape,
            tu_model *next);
+/* The operations of tu_txn inside write transaction t (no commit). */
+int tu_txn_body(en_txn *t, const tu_model *m, uint64_t *rng, const tu_shape *shape,
+                tu_model *next);
+/* The same transaction run by the writer thread (en_write_sync). */
+int tu_write_sync(en_db *db, const tu_model *m, uint64_t *rng, const tu_shape *shape,
+                  tu_model *next);
 
 /*
  * Reads the "seq" marker of the newest snapshot (0 if there is no "meta"
@@ -86,6 +97,8 @@ int tu_txn_seq(en_txn *t, uint64_t *seq);
  * in why[0, n).
  */
 int tu_compare(en_db *db, const tu_model *m, char *why, size_t n);
+/* The same in transaction t's snapshot. */
+int tu_compare_txn(en_txn *t, const tu_model *m, char *why, size_t n);
 
 /* A growable list of models, indexed by seq - base. */
 typedef struct tu_hist {

@@ -149,6 +149,7 @@ static uint64_t digest(isle_db *db) {
 Test(kv_errors, open_bad_arguments) {
     isle_db *db = NULL;
     isle_options opt;
+    isle_options_init(NULL); /* a no-op */
     isle_options_init(&opt);
     FAILS(isle_open(NULL, NULL, &db), ISLE_EINVAL, "NULL");
     FAILS(isle_open(tmp.path, NULL, NULL), ISLE_EINVAL, "NULL");
@@ -341,7 +342,7 @@ static int nesting_fn(isle_txn *txn, void *arg) {
     return 0; /* the outer transaction still commits */
 }
 
-Test(kv_errors, nested_write, .timeout = 20) {
+Test(kv_errors, nested_write) {
     FAILS(isle_write(NULL, nested_fn, NULL), ISLE_EINVAL, "NULL");
     isle_db *db = make_db();
     FAILS(isle_write(db, NULL, NULL), ISLE_EINVAL, "NULL");
@@ -751,5 +752,74 @@ Test(kv_errors, limits_are_inclusive) {
     isle_kv_release(txn, &v);
     WORKS(isle_read_end(txn));
     digest(db);
+    WORKS(isle_close(db));
+}
+
+/* ---- limits of a handle ---------------------------------------------------------- */
+
+Test(kv_errors, reader_slots_run_out) {
+    isle_db *db = make_db();
+    uint64_t h = digest(db);
+    enum { SLOTS = 256 };
+    isle_txn **r = calloc(SLOTS, sizeof *r);
+    cr_assert_not_null(r);
+    for (int i = 0; i < SLOTS; i++)
+        WORKS(isle_read_begin(db, &r[i]));
+    isle_txn *extra = NULL;
+    FAILS(isle_read_begin(db, &extra), ISLE_EAGAIN, "slots");
+    cr_assert_null(extra);
+    FAILS(isle_stat_trees(db, no_tree, NULL), ISLE_EAGAIN, "slots");
+    FAILS(isle_close(db), ISLE_EBUSY, "read transaction");
+    WORKS(isle_write(db, nested_fn, NULL)); /* writes do not need a slot */
+    WORKS(isle_check(db, NULL));
+    WORKS(isle_read_end(r[100]));
+    WORKS(isle_read_begin(db, &r[100]));
+    for (int i = 0; i < SLOTS; i++)
+        WORKS(isle_read_end(r[i]));
+    free(r);
+    cr_assert_eq(digest(db), h);
+    WORKS(isle_close(db));
+}
+
+/* A handle knows at most 1024 tree names (isle.h): past that, opening or
+ * creating another name fails with ISLE_ETOOBIG and changes nothing; the
+ * names it knows keep working; a new handle starts afresh. */
+typedef struct many {
+    int created;
+} many;
+
+static int many_trees_fn(isle_txn *txn, void *arg) {
+    many *m = arg;
+    isle_tree t;
+    int rc = 0;
+    for (int i = 0; i < 2000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "tree-%04d", i);
+        rc = isle_kv_open(txn, name, ISLE_KV_CREATE, &t);
+        if (rc)
+            break;
+        m->created++;
+    }
+    FAILS(rc, ISLE_ETOOBIG, "1024");
+    WORKS(isle_kv_open(txn, "t", 0, &t));
+    WORKS(isle_kv_open(txn, "tree-0000", 0, &t));
+    return ISLE_ECANCELED;
+}
+
+Test(kv_errors, tree_names_per_handle) {
+    isle_db *db = make_db();
+    uint64_t h = digest(db);
+    many m = {0};
+    FAILS(isle_write(db, many_trees_fn, &m), ISLE_ECANCELED, "rolled back");
+    cr_assert_gt(m.created, 1000, "only %d trees before the limit", m.created);
+    cr_assert_leq(m.created, 1024);
+    cr_assert_eq(digest(db), h);
+    WORKS(isle_close(db));
+    WORKS(isle_open(tmp.path, NULL, &db));
+    isle_txn *txn;
+    isle_tree t;
+    WORKS(isle_read_begin(db, &txn));
+    FAILS(isle_kv_open(txn, "tree-1500", 0, &t), ISLE_ENOTFOUND, "no tree");
+    WORKS(isle_read_end(txn));
     WORKS(isle_close(db));
 }

@@ -19,7 +19,8 @@
  * isle_stat_trees against the reference and a full comparison.
  *
  * Four configurations: page size 4096 / 16384, sync FULL / NORMAL / OFF,
- * default and small checkpoint thresholds.
+ * default and small checkpoint thresholds, default and small page caches
+ * (large transactions then spill dirty pages to the log before commit).
  *
  * Environment: ISLE_MODEL_OPS, the operations of all four configurations
  * together (default 160000; 40000 under AddressSanitizer), and
@@ -157,6 +158,7 @@ typedef struct mcfg {
     uint32_t page_size;
     int sync;
     uint64_t checkpoint_bytes;
+    size_t cache_bytes; /* small: large transactions spill, reads bypass the cache */
     uint64_t seed;
 } mcfg;
 
@@ -679,6 +681,7 @@ static void db_open(runner *r) {
     opt.page_size = r->db ? sizes[rnd(r, 4)] : r->cfg.page_size;
     opt.sync = r->cfg.sync;
     opt.checkpoint_bytes = r->cfg.checkpoint_bytes;
+    opt.cache_bytes = r->cfg.cache_bytes;
     opt.create = r->db == NULL;
     r->db = NULL;
     EXPECT_OK(isle_open(r->tmp.path, &opt, &r->db), "isle_open");
@@ -887,21 +890,21 @@ static void run_model(const mcfg *cfg_in) {
 }
 
 Test(kv_model, page4k_sync_full) {
-    mcfg c = {"4k/full", 4096, ISLE_SYNC_FULL, 0, 0x1111};
+    mcfg c = {"4k/full", 4096, ISLE_SYNC_FULL, 0, 0, 0x1111};
     run_model(&c);
 }
 
-Test(kv_model, page16k_sync_normal_small_checkpoints) {
-    mcfg c = {"16k/normal", 16384, ISLE_SYNC_NORMAL, 1u << 20, 0x2222};
+Test(kv_model, page16k_sync_normal_small_checkpoints_small_cache) {
+    mcfg c = {"16k/normal", 16384, ISLE_SYNC_NORMAL, 1u << 20, 256u << 10, 0x2222};
     run_model(&c);
 }
 
-Test(kv_model, page4k_sync_off_tiny_checkpoints) {
-    mcfg c = {"4k/off", 4096, ISLE_SYNC_OFF, 128u << 10, 0x3333};
+Test(kv_model, page4k_sync_off_tiny_checkpoints_tiny_cache) {
+    mcfg c = {"4k/off", 4096, ISLE_SYNC_OFF, 128u << 10, 64u << 10, 0x3333};
     run_model(&c);
 }
 
 Test(kv_model, page16k_sync_full) {
-    mcfg c = {"16k/full", 16384, ISLE_SYNC_FULL, 0, 0x4444};
+    mcfg c = {"16k/full", 16384, ISLE_SYNC_FULL, 0, 0, 0x4444};
     run_model(&c);
 }
