@@ -55,12 +55,18 @@ static int tree_check(en_txn *t, const bt_tree *tree, const char *name, check_ct
     return rc;
 }
 
-/* Walks the catalog and checks every tree it names. */
-static int trees_check(en_txn *t, check_ctx *c, uint64_t *bad) {
-    int rc = tree_check(t, &t->catalog, "(catalog)", c, bad);
+/*
+ * Calls fn for every tree the catalog of t names, in name order.  A
+ * malformed catalog entry is CD_ECORRUPT, with *bad the catalog leaf
+ * holding it.  Stops at fn's first error.
+ */
+typedef int (*catalog_fn)(en_txn *t, const char *name, const bt_tree *tree, void *arg);
+
+static int catalog_each(en_txn *t, catalog_fn fn, void *arg, uint64_t *bad) {
     bt_cursor cur;
+    int rc = 0;
     bt_cursor_open(&t->pager, &t->catalog, &cur);
-    for (int m = rc ? rc : bt_cursor_first(&cur); rc == 0 && m == 0; m = bt_cursor_next(&cur)) {
+    for (int m = bt_cursor_first(&cur); rc == 0 && m == 0; m = bt_cursor_next(&cur)) {
         const uint8_t *key;
         uint32_t klen;
         bt_val v;
@@ -70,16 +76,34 @@ static int trees_check(en_txn *t, check_ctx *c, uint64_t *bad) {
             break;
         snprintf(name, sizeof name, "%.*s", (int)(klen > EN_NAME_MAX ? EN_NAME_MAX : klen), key);
         bt_tree tree = {v.len == 16 ? cd_get32(v.data) : 0};
-        if (v.len != 16 || v.data[4] != 1) {
+        int ok = v.len == 16 && v.data[4] == 1;
+        bt_val_release(&t->pager, &v);
+        if (!ok) {
             *bad = cur.f[cur.depth - 1].pgno;
             rc = en_fail(CD_ECORRUPT, "catalog entry '%s' is malformed", name);
         } else {
-            rc = tree_check(t, &tree, name, c, bad);
+            rc = fn(t, name, &tree, arg);
         }
-        bt_val_release(&t->pager, &v);
     }
     bt_cursor_close(&cur);
     return rc;
+}
+
+typedef struct check_arg {
+    check_ctx *c;
+    uint64_t *bad;
+} check_arg;
+
+static int check_one(en_txn *t, const char *name, const bt_tree *tree, void *arg) {
+    check_arg *a = arg;
+    return tree_check(t, tree, name, a->c, a->bad);
+}
+
+/* Walks the catalog and checks every tree it names. */
+static int trees_check(en_txn *t, check_ctx *c, uint64_t *bad) {
+    int rc = tree_check(t, &t->catalog, "(catalog)", c, bad);
+    check_arg a = {c, bad};
+    return rc ? rc : catalog_each(t, check_one, &a, bad);
 }
 
 /* The free-list chain and the pages it lists. */
@@ -177,33 +201,32 @@ int en_stat(en_db *db, en_stats *st) {
     return rc;
 }
 
+typedef struct stat_arg {
+    void (*fn)(void *arg, const en_tree_stats *st);
+    void *arg;
+} stat_arg;
+
+static int stat_one(en_txn *t, const char *name, const bt_tree *tree, void *arg) {
+    stat_arg *a = arg;
+    bt_stats bs;
+    int rc = bt_stat(&t->pager, tree, &bs);
+    if (rc == 0) {
+        en_tree_stats ts = {.name = name, .depth = bs.depth, .entries = bs.entries,
+                            .branch_pages = bs.branch_pages, .leaf_pages = bs.leaf_pages,
+                            .overflow_pages = bs.overflow_pages, .bytes_used = bs.bytes_used};
+        a->fn(a->arg, &ts);
+    }
+    return rc;
+}
+
 int en_tree_stat_each(en_db *db, void (*fn)(void *arg, const en_tree_stats *st), void *arg) {
     en_txn *t;
     int rc = en_read_begin(db, &t);
     if (rc)
         return rc;
-    bt_cursor cur;
-    bt_cursor_open(&t->pager, &t->catalog, &cur);
-    for (int m = bt_cursor_first(&cur); rc == 0 && m == 0; m = bt_cursor_next(&cur)) {
-        const uint8_t *key;
-        uint32_t klen;
-        bt_val v;
-        char name[EN_NAME_MAX + 1];
-        if ((rc = bt_cursor_key(&cur, &key, &klen)) != 0 ||
-            (rc = bt_cursor_value(&cur, &v)) != 0)
-            break;
-        snprintf(name, sizeof name, "%.*s", (int)(klen > EN_NAME_MAX ? EN_NAME_MAX : klen), key);
-        bt_tree tree = {v.len == 16 ? cd_get32(v.data) : 0};
-        bt_val_release(&t->pager, &v);
-        bt_stats bs;
-        if ((rc = bt_stat(&t->pager, &tree, &bs)) == 0) {
-            en_tree_stats ts = {.name = name, .depth = bs.depth, .entries = bs.entries,
-                                .branch_pages = bs.branch_pages, .leaf_pages = bs.leaf_pages,
-                                .overflow_pages = bs.overflow_pages, .bytes_used = bs.bytes_used};
-            fn(arg, &ts);
-        }
-    }
-    bt_cursor_close(&cur);
+    stat_arg a = {fn, arg};
+    uint64_t bad;
+    rc = catalog_each(t, stat_one, &a, &bad);
     en_txn_end(t);
     return rc;
 }

@@ -267,6 +267,21 @@ static int write_prologue(en_txn *t, en_tree id, en_troot **r) {
     return resolve(t, id, r);
 }
 
+/* After a put or del: cursors of the tree go stale, watchers hear of the
+ * key, a new root goes to the catalog at commit, and a failure that may
+ * have half-written the tree leaves the transaction able only to abort. */
+static int write_epilogue(en_txn *t, en_tree id, en_troot *r, const bt_tree *bt,
+                          const void *key, uint32_t klen, int rc) {
+    r->gen++;
+    if (rc == 0)
+        en_note_change(t, id, key, klen);
+    if (!harmless(rc))
+        t->failed = 1;
+    else if (rc == 0 && bt->root != r->root)
+        r->root = bt->root, r->dirty = 1, t->catalog_dirty = 1;
+    return rc;
+}
+
 int en_put(en_txn *t, en_tree id, const void *key, uint32_t klen,
            const void *val, uint32_t vlen, unsigned flags) {
     en_troot *r;
@@ -278,14 +293,7 @@ int en_put(en_txn *t, en_tree id, const void *key, uint32_t klen,
     bt_tree bt = {r->root};
     rc = bt_put(&t->pager, &bt, key, klen, val, vlen,
                 (flags & EN_PUT_NOOVERWRITE) ? BT_NOOVERWRITE : 0);
-    r->gen++;
-    if (rc == 0)
-        en_note_change(t, id, key, klen);
-    if (!harmless(rc))
-        t->failed = 1;
-    else if (rc == 0 && bt.root != r->root)
-        r->root = bt.root, r->dirty = 1, t->catalog_dirty = 1;
-    return rc;
+    return write_epilogue(t, id, r, &bt, key, klen, rc);
 }
 
 int en_del(en_txn *t, en_tree id, const void *key, uint32_t klen) {
@@ -295,14 +303,7 @@ int en_del(en_txn *t, en_tree id, const void *key, uint32_t klen) {
         return rc;
     bt_tree bt = {r->root};
     rc = bt_del(&t->pager, &bt, key, klen);
-    r->gen++;
-    if (rc == 0)
-        en_note_change(t, id, key, klen);
-    if (!harmless(rc))
-        t->failed = 1;
-    else if (rc == 0 && bt.root != r->root)
-        r->root = bt.root, r->dirty = 1, t->catalog_dirty = 1;
-    return rc;
+    return write_epilogue(t, id, r, &bt, key, klen, rc);
 }
 
 /* ---- cursors ------------------------------------------------------------- */
