@@ -880,7 +880,8 @@ ISLE_API void isle_coll_unwatch(isle_coll_watcher *w);
 
 /*
  * Copies committed pages from the log into the database file and resets
- * the log once no reader still uses it.  Waits for a running write.
+ * the log once no reader still uses it, truncating the log file (automatic
+ * checkpoints keep its space for reuse instead).  Waits for a running write.
  * Errors: ISLE_EINVAL, ISLE_EBUSY (inside a write), ISLE_EREOPEN, ISLE_EIO,
  * ISLE_EFULL.
  */

@@ -300,7 +300,7 @@ int isle_cursor_get(isle_cursor *cur, const void **key, size_t *klen, isle_val *
 int isle_checkpoint(isle_db *db) {
     if (!db)
         return en_fail(ISLE_EINVAL, "isle_checkpoint: NULL handle");
-    return done(en_checkpoint(DB(db)));
+    return done(en_checkpoint_ex(DB(db), 1));
 }
 
 int isle_stat(isle_db *db, isle_stats *st) {

@@ -18,9 +18,10 @@
 
 /* ---- objects -------------------------------------------------------------- */
 
-/* A string field: a view, not NUL-terminated.  In a decoded object it
- * points into the engine's memory and is valid only inside the call that
- * decoded it. */
+/* A string field: a view of len bytes.  Generated strings are followed by
+ * a NUL (not counted), for APIs that take C strings; decoded ones point
+ * into the engine's memory, need not be, and are valid only inside the
+ * call that decoded them. */
 typedef struct bn_str {
     const char *p;
     uint32_t len;
@@ -200,16 +201,16 @@ typedef struct bn_engine {
     int (*checkpoint)(bn_db *db);
 } bn_engine;
 
-extern const bn_engine bn_engine_isle;
+extern const bn_engine bn_engine_isle_coll; /* "isle": the collections API */
+extern const bn_engine bn_engine_isle_kv;   /* "isle-kv": its key/value API */
 extern const bn_engine bn_engine_sqlite;
 extern const bn_engine bn_engine_lmdb;
 extern const bn_engine bn_engine_rocksdb;
 
 /* Workload 9, isle only: `ops` one-object synchronous writes through
- * isle_write and the same writes applied on the calling thread,
- * alternating in blocks; per-op latencies in ns. */
-int bn_isle_handoff(const char *dir, size_t ops, uint64_t *via_ns, uint64_t *direct_ns,
-                    int *direct_differs);
+ * isle_write, and as many applied directly by the writer thread,
+ * alternating in blocks; per-op latencies in ns (bn_isle.c says how). */
+int bn_isle_handoff(const char *dir, size_t ops, uint64_t *via_ns, uint64_t *direct_ns);
 
 /* ---- time, files, memory --------------------------------------------------- */
 

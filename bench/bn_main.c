@@ -4,6 +4,9 @@
  * note), the scratch directory, and the report at the end.  With no
  * arguments it is the quick run: N = 100,000, every workload, every peer.
  *
+ * It exits 1 if an engine failed a workload (an error, or a read that did
+ * not give back what was stored), after printing what it measured.
+ *
  * `--child mem|crash` is internal: workloads 11 and 12 run this program
  * again to measure a bulk load's memory in a fresh process and to crash a
  * process that has filled a log (bn_work.c).
@@ -19,31 +22,35 @@
 typedef struct known {
     const char *name;
     const bn_engine *e; /* NULL: not installed when isle-bench was built */
+    int by_default;     /* run without --engines */
 } known;
 
 /*
- * The engines, isle first.  isle's entry is its key/value adapter; when
- * the collections API lands, point it at the collections adapter.
+ * The engines, isle first: isle through its collections API, the way it
+ * is meant to be used; isle-kv (isle's key/value API with values packed by
+ * hand, as LMDB and RocksDB get them) only when asked for.
  */
 static const known engines[] = {
-    {"isle", &bn_engine_isle},
+    {"isle", &bn_engine_isle_coll, 1},
+    {"isle-kv", &bn_engine_isle_kv, 0},
 #ifdef BN_HAVE_SQLITE
-    {"sqlite", &bn_engine_sqlite},
+    {"sqlite", &bn_engine_sqlite, 1},
 #else
-    {"sqlite", NULL},
+    {"sqlite", NULL, 1},
 #endif
 #ifdef BN_HAVE_LMDB
-    {"lmdb", &bn_engine_lmdb},
+    {"lmdb", &bn_engine_lmdb, 1},
 #else
-    {"lmdb", NULL},
+    {"lmdb", NULL, 1},
 #endif
 #ifdef BN_HAVE_ROCKSDB
-    {"rocksdb", &bn_engine_rocksdb},
+    {"rocksdb", &bn_engine_rocksdb, 1},
 #else
-    {"rocksdb", NULL},
+    {"rocksdb", NULL, 1},
 #endif
 };
 #define NKNOWN (sizeof engines / sizeof engines[0])
+_Static_assert(NKNOWN <= BN_ENGINES_MAX, "every engine fits in bn_opts");
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -53,7 +60,8 @@ static void usage(FILE *f) {
             "run (N = 100,000, every workload, every installed peer).\n\n"
             "  --n N               objects to load (100000; 1e6, 250k and 1M work too)\n"
             "  --only W[,W...]     workloads by number or name (repeatable); see --list\n"
-            "  --engines E[,E...]  isle,sqlite,lmdb,rocksdb (default: all installed)\n"
+            "  --engines E[,E...]  isle,sqlite,lmdb,rocksdb (default: all installed), and\n"
+            "                      isle-kv: isle's key/value API with packed values\n"
             "  --objects K[,K...]  user,profile (default both; profile: workloads 1, 3, 4, 10)\n"
             "  --runs R            repeats of a short workload, median kept (3)\n"
             "  --cache-mb M        page/block cache of every engine (64)\n"
@@ -63,6 +71,7 @@ static void usage(FILE *f) {
             "  --json FILE         every figure as JSON\n"
             "  --svg FILE          a bar chart of isle's advantage over each peer\n"
             "  --quiet             no progress line\n"
+            "  --progress          a line per step on stderr, even when it is not a terminal\n"
             "  --list              the workloads and engines, then exit\n");
 }
 
@@ -119,7 +128,8 @@ static int add_engine(const char *s, void *arg) {
             return 0;
         }
     }
-    fprintf(stderr, "isle-bench: unknown engine '%s' (isle, sqlite, lmdb, rocksdb)\n", s);
+    fprintf(stderr, "isle-bench: unknown engine '%s' (isle, isle-kv, sqlite, lmdb, rocksdb)\n",
+            s);
     return -1;
 }
 
@@ -139,7 +149,7 @@ typedef struct cli {
     bn_opts o;
     unsigned engine_bits;
     const char *json, *svg, *child, *dir;
-    int quiet;
+    int quiet, progress;
 } cli;
 
 static int parse(int argc, char **argv, cli *c) {
@@ -154,6 +164,9 @@ static int parse(int argc, char **argv, cli *c) {
             exit(0);
         } else if (!strcmp(a, "--quiet")) {
             c->quiet = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--progress")) {
+            c->progress = 1;
             takes = 0;
         } else if (!v) {
             fprintf(stderr, "isle-bench: %s needs a value\n", a);
@@ -203,9 +216,8 @@ static int parse(int argc, char **argv, cli *c) {
 
 /* Picks the engines; notes the peers that are not installed. */
 static void pick_engines(cli *c, bn_results *res) {
-    unsigned bits = c->engine_bits ? c->engine_bits : ~0u;
     for (size_t i = 0; i < NKNOWN; i++) {
-        if (!(bits & (1u << i)))
+        if (c->engine_bits ? !(c->engine_bits & (1u << i)) : !engines[i].by_default)
             continue;
         if (!engines[i].e) {
             if (!c->child)
@@ -213,7 +225,8 @@ static void pick_engines(cli *c, bn_results *res) {
             bn_note(res, "skipped: %s not installed when isle-bench was built", engines[i].name);
             continue;
         }
-        c->o.engines[c->o.nengines++] = engines[i].e;
+        if (c->o.nengines < BN_ENGINES_MAX)
+            c->o.engines[c->o.nengines++] = engines[i].e;
     }
 }
 
@@ -242,10 +255,14 @@ int main(int argc, char **argv) {
     if (c.child)
         return run_child(&c);
 
+    if (!c.o.nengines) { /* only peers that are not installed: a note, not an error */
+        printf("isle-bench: no engine to run\n");
+        return 0;
+    }
     static char self[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     c.o.self = len > 0 ? (self[len] = 0, self) : argv[0];
-    c.o.progress = !c.quiet && isatty(2);
+    c.o.progress = c.quiet ? 0 : isatty(2) ? 1 : c.progress ? 2 : 0;
     char tmp[PATH_MAX];
     if (c.dir) {
         if (bn_mkdir_p(c.dir))
@@ -261,9 +278,6 @@ int main(int argc, char **argv) {
 #ifndef __OPTIMIZE__
     bn_note(&res, "isle-bench was built without optimisation: these are not release figures");
 #endif
-    if (!c.o.nengines)
-        return fprintf(stderr, "isle-bench: no engine to run\n"), 1;
-
     uint64_t t0 = bn_now_ns();
     int rc = bn_run(&c.o, &res);
     double secs = (double)(bn_now_ns() - t0) / 1e9;
@@ -275,6 +289,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "isle-bench: cannot write %s\n", c.json), rc = 1;
     if (c.svg && bn_report_svg(c.svg, &c.o, &res))
         fprintf(stderr, "isle-bench: cannot write %s\n", c.svg), rc = 1;
+    if (res.failures)
+        fprintf(stderr, "isle-bench: %u workload(s) failed: see the notes\n", res.failures), rc = 1;
     free(res.r);
     return rc ? 1 : 0;
 }

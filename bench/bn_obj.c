@@ -66,11 +66,13 @@ static uint64_t splitmix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Appends a string to buf at *at and returns its view. */
+/* Appends a string and a NUL (for APIs of C strings) to buf at *at and
+ * returns its view, the NUL not counted. */
 static bn_str put_str(char *buf, size_t *at, const char *s, size_t len) {
     memcpy(buf + *at, s, len);
+    buf[*at + len] = 0;
     bn_str v = {buf + *at, (uint32_t)len};
-    *at += len;
+    *at += len + 1;
     return v;
 }
 
@@ -164,9 +166,9 @@ int bn_set_make(bn_set *set, bn_kind kind, const int64_t *ids, size_t n, uint32_
         for (uint32_t t = 0; t < o->ntags; t++)
             fields[nf++] = &o->tags[t];
         for (size_t f = 0; f < nf; f++) {
-            memcpy(set->arena + at, fields[f]->p, fields[f]->len);
+            memcpy(set->arena + at, fields[f]->p, fields[f]->len + 1); /* and its NUL */
             fields[f]->p = set->arena + at;
-            at += fields[f]->len;
+            at += fields[f]->len + 1;
         }
         set->sum += bn_obj_sum(kind, o);
     }

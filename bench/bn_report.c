@@ -57,6 +57,7 @@ typedef struct row {
     int p99; /* shows p99_us instead of value */
     const char *unit;
     int higher_better;
+    int info; /* not in the chart */
 } row;
 
 static int find_row(const row *rows, size_t n, int w, const char *name, int p99) {
@@ -75,9 +76,9 @@ static size_t make_rows(const bn_results *res, row **out) {
             const bn_result *r = &res->r[i];
             if (r->workload != w || find_row(rows, n, w, r->row, 0) >= 0)
                 continue;
-            rows[n++] = (row){w, r->row, 0, r->unit, r->higher_better};
+            rows[n++] = (row){w, r->row, 0, r->unit, r->higher_better, r->info};
             if (r->show_p99)
-                rows[n++] = (row){w, r->row, 1, "us p99", 0};
+                rows[n++] = (row){w, r->row, 1, "us p99", 0, r->info};
         }
     }
     *out = rows;
@@ -114,8 +115,12 @@ static void fmt_num(char *buf, size_t len, double v) {
 static void fmt_ratio(char *buf, size_t len, double v) {
     if (isnan(v) || isinf(v))
         snprintf(buf, len, "-");
+    else if (v >= 10)
+        snprintf(buf, len, "%.1fx", v);
+    else if (v >= 0.1 || v == 0)
+        snprintf(buf, len, "%.2fx", v);
     else
-        snprintf(buf, len, v >= 10 ? "%.1fx" : "%.2fx", v);
+        snprintf(buf, len, "%.2gx", v);
 }
 
 /* ---- targets ------------------------------------------------------------------------ */
@@ -148,10 +153,10 @@ static const target targets[] = {
      NULL, NULL, 1, 1.5, 0},
     {"writer-thread hand-off < 10 us per sync write", 9, "hand-off cost per write", "isle", 0,
      NULL, NULL, 1, 10.0, 1},
-    {"bytes/object after load <= 0.8x SQLite", 10, "bytes/object after load", "isle", 10,
-     "bytes/object after load", "sqlite", 1, 0.8, 0},
-    {"bytes/object after checkpoint <= 0.8x SQLite", 10, "bytes/object after checkpoint",
-     "isle", 10, "bytes/object after checkpoint", "sqlite", 1, 0.8, 0},
+    {"bytes/object after load <= 0.8x SQLite", 10, "B/obj after load", "isle", 10,
+     "B/obj after load", "sqlite", 1, 0.8, 0},
+    {"bytes/object after checkpoint <= 0.8x SQLite", 10, "B/obj after checkpoint", "isle", 10,
+     "B/obj after checkpoint", "sqlite", 1, 0.8, 0},
     {"peak memory of a bulk load <= cache + 32 MiB", 11, "peak RSS growth, bulk load", "isle",
      0, NULL, NULL, 1, -1, 0},
 };
@@ -194,7 +199,7 @@ void bn_report_table(FILE *f, const bn_opts *opt, const bn_results *res) {
     row *rows;
     size_t nrows = make_rows(res, &rows);
     header(f, opt);
-    fprintf(f, "\n%-2s  %-32s %-7s", "#", "figure", "unit");
+    fprintf(f, "\n%-2s  %-34s %-7s", "#", "figure", "unit");
     for (size_t e = 0; e < opt->nengines; e++)
         fprintf(f, " %9s", opt->engines[e]->name);
     for (size_t e = 0; e < opt->nengines; e++) {
@@ -208,14 +213,14 @@ void bn_report_table(FILE *f, const bn_opts *opt, const bn_results *res) {
     int last_w = 0;
     for (size_t i = 0; i < nrows; i++) {
         const row *rw = &rows[i];
-        char label[40];
+        char label[48];
         snprintf(label, sizeof label, "%s", rw->p99 ? "  p99 latency" : rw->name);
         if (rw->workload != last_w)
             fprintf(f, "%-2d  ", rw->workload);
         else
             fprintf(f, "    ");
         last_w = rw->workload;
-        fprintf(f, "%-32s %-7s", label, rw->unit);
+        fprintf(f, "%-34s %-7s", label, rw->unit);
         double isle = row_value(res, rw, "isle");
         for (size_t e = 0; e < opt->nengines; e++) {
             char b[32];
@@ -227,7 +232,8 @@ void bn_report_table(FILE *f, const bn_opts *opt, const bn_results *res) {
                 continue;
             char b[32];
             double peer = row_value(res, rw, opt->engines[e]->name);
-            fmt_ratio(b, sizeof b, peer > 0 ? isle / peer : NAN);
+            /* a time that rounds to 0 (nothing left to do) has no ratio */
+            fmt_ratio(b, sizeof b, peer >= 0.005 && isle >= 0.005 ? isle / peer : NAN);
             fprintf(f, "  %12s", b);
         }
         fprintf(f, "  %s\n", rw->higher_better ? "higher" : "lower");
@@ -363,136 +369,181 @@ static double advantage(const bn_results *res, const row *rw, const char *peer) 
 }
 
 /* The target for this row and peer, as an advantage; NaN if none. */
-static double row_target(const bn_opts *opt, const row *rw, const char *peer) {
+static double row_target(const row *rw, const char *peer) {
     for (size_t i = 0; i < NTARGETS; i++) {
         const target *t = &targets[i];
         if (!t->rowb || rw->p99 || t->wa != rw->workload || strcmp(t->rowa, rw->name) ||
             strcmp(t->engb, peer) || strcmp(t->rowa, t->rowb))
             continue;
-        (void)opt;
         return t->at_most ? 1.0 / t->limit : t->limit;
     }
     return NAN;
 }
 
-int bn_report_svg(const char *path, const bn_opts *opt, const bn_results *res) {
+/* The chart's geometry, shared by its parts. */
+typedef struct chart {
+    const bn_opts *opt;
+    const bn_results *res;
     row *rows;
-    size_t nrows = make_rows(res, &rows);
+    size_t nrows;
+    int *keep; /* rows drawn */
     const char *peers[BN_ENGINES_MAX];
-    size_t np = 0;
-    for (size_t e = 0; e < opt->nengines; e++)
-        if (strcmp(opt->engines[e]->name, "isle"))
-            peers[np++] = opt->engines[e]->name;
-    /* rows with at least one ratio, and the scale */
-    double lo = 0.1, hi = 10;
-    size_t shown = 0;
-    int *keep = calloc(nrows + 1, sizeof *keep);
-    for (size_t i = 0; keep && i < nrows; i++) {
-        for (size_t p = 0; p < np; p++) {
-            double a = advantage(res, &rows[i], peers[p]);
+    size_t np, shown;
+    double lo, hi; /* the scale, powers of ten around every ratio */
+    double left, plot_w, width, height, top, bar_h, gap, group_h;
+} chart;
+
+static double xpos(const chart *c, double v) {
+    return c->left + (log10(v) - log10(c->lo)) / (log10(c->hi) - log10(c->lo)) * c->plot_w;
+}
+
+/* Picks the rows with a ratio and the scale; 0 or -1. */
+static int chart_layout(chart *c) {
+    for (size_t e = 0; e < c->opt->nengines; e++)
+        if (strcmp(c->opt->engines[e]->name, "isle"))
+            c->peers[c->np++] = c->opt->engines[e]->name;
+    c->nrows = make_rows(c->res, &c->rows);
+    c->keep = calloc(c->nrows + 1, sizeof *c->keep);
+    if (!c->rows || !c->keep)
+        return -1;
+    c->lo = 0.1;
+    c->hi = 10;
+    for (size_t i = 0; i < c->nrows; i++) {
+        for (size_t p = 0; p < c->np && !c->rows[i].info; p++) {
+            double a = advantage(c->res, &c->rows[i], c->peers[p]);
             if (isnan(a))
                 continue;
-            keep[i] = 1;
-            while (a < lo * 1.05 && lo > 1e-4)
-                lo /= 10;
-            while (a > hi / 1.05 && hi < 1e4)
-                hi *= 10;
+            c->keep[i] = 1;
+            /* at most 0.01x..100x: a longer bar is clipped, its label says */
+            while (a < c->lo * 1.05 && c->lo > 0.011)
+                c->lo /= 10;
+            while (a > c->hi / 1.05 && c->hi < 99)
+                c->hi *= 10;
         }
-        shown += keep[i];
+        c->shown += (size_t)c->keep[i];
     }
-    FILE *f = fopen(path, "w");
-    if (!f || !keep) {
-        if (f)
-            fclose(f);
-        free(keep);
-        free(rows);
-        return -1;
-    }
-    const double left = 330, plot_w = 560, right = 90, top = 110, bar_h = 13, gap = 12;
-    const double width = left + plot_w + right;
-    const double group_h = (double)np * bar_h + gap;
-    const double height = top + (double)shown * group_h + 60;
-    double llo = log10(lo), lhi = log10(hi);
-#define XPOS(v) (left + (log10(v) - llo) / (lhi - llo) * plot_w)
+    c->left = 330;
+    c->plot_w = 560;
+    c->width = c->left + c->plot_w + 90;
+    c->top = 110;
+    c->bar_h = 13;
+    c->gap = 12;
+    c->group_h = (double)c->np * c->bar_h + c->gap;
+    c->height = c->top + (double)c->shown * c->group_h + 60;
+    return 0;
+}
+
+static void chart_head(FILE *f, const chart *c) {
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-               "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
-            width, height, width, height);
+               "viewBox=\"0 0 %.0f %.0f\" "
+               "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+            c->width, c->height, c->width, c->height);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     char title[600], machine[256], date[32];
     bn_machine(machine, sizeof machine);
     date_utc(date, sizeof date);
-    snprintf(title, sizeof title, "isle-bench: how many times better isle is than each peer "
-                                  "(N = %zu)", opt->n);
+    snprintf(title, sizeof title,
+             "isle-bench: how many times better isle is than each peer (N = %zu)", c->opt->n);
     svg_text(f, 20, 28, "start", "font-size=\"18\" font-weight=\"bold\"", title);
     snprintf(title, sizeof title, "%s; %s", machine, date);
     svg_text(f, 20, 48, "start", "font-size=\"11\" fill=\"#555\"", title);
     svg_text(f, 20, 66, "start", "font-size=\"11\" fill=\"#555\"",
              "Throughput: isle/peer. Sizes, times, memory, latency: peer/isle. Right of 1 = "
              "isle better. Log scale. Black tick = target.");
-    /* legend */
-    for (size_t p = 0; p < np; p++) {
-        double x = left + (double)p * 110;
+    for (size_t p = 0; p < c->np; p++) {
+        double x = c->left + (double)p * 110;
         fprintf(f, "<rect x=\"%.1f\" y=\"78\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", x,
                 peer_colors[p % 4]);
         char lbl[48];
-        snprintf(lbl, sizeof lbl, "vs %s", peers[p]);
+        snprintf(lbl, sizeof lbl, "vs %s", c->peers[p]);
         svg_text(f, x + 16, 89, "start", "font-size=\"12\"", lbl);
     }
-    /* grid */
-    double y_end = top + (double)shown * group_h;
-    for (double dec = lo; dec <= hi * 1.001; dec *= 10) {
+}
+
+/* Vertical lines at 1, 2 and 5 of every decade; labels where they fit. */
+static void chart_grid(FILE *f, const chart *c) {
+    double y_end = c->top + (double)c->shown * c->group_h;
+    int label_steps = c->hi / c->lo <= 1000.5;
+    for (double dec = c->lo; dec <= c->hi * 1.001; dec *= 10) {
         const double steps[3] = {1, 2, 5};
         for (int k = 0; k < 3; k++) {
-            double v = dec * steps[k];
-            if (v > hi * 1.001)
+            double v = dec * steps[k], x = xpos(c, v);
+            int one = fabs(v - 1) < 1e-9;
+            if (v > c->hi * 1.001)
                 break;
-            double x = XPOS(v);
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                        "stroke-width=\"%s\"/>\n",
-                    x, top - 6, x, y_end, fabs(v - 1) < 1e-9 ? "#222" : "#ddd",
-                    fabs(v - 1) < 1e-9 ? "1.5" : "1");
+                    x, c->top - 6, x, y_end, one ? "#222" : "#ddd", one ? "1.5" : "1");
+            if (k && !label_steps)
+                continue;
             char lbl[16];
-            snprintf(lbl, sizeof lbl, v >= 1 ? "%gx" : "%.2gx", v);
+            snprintf(lbl, sizeof lbl, "%gx", v);
             svg_text(f, x, y_end + 16, "middle", "font-size=\"11\" fill=\"#333\"", lbl);
         }
     }
-    svg_text(f, XPOS(1), y_end + 34, "middle", "font-size=\"11\" fill=\"#333\"",
+    svg_text(f, xpos(c, 1), y_end + 34, "middle", "font-size=\"11\" fill=\"#333\"",
              "<- peer better | isle better ->");
-    double y = top;
-    for (size_t i = 0; i < nrows; i++) {
-        if (!keep[i])
+}
+
+/* One figure: a bar per peer from 1 to isle's advantage, and targets. */
+static void chart_row(FILE *f, const chart *c, const row *rw, double y) {
+    char lbl[80];
+    if (rw->p99)
+        snprintf(lbl, sizeof lbl, "%d. %s: p99 latency", rw->workload, rw->name);
+    else
+        snprintf(lbl, sizeof lbl, "%d. %s (%s)", rw->workload, rw->name, rw->unit);
+    svg_text(f, c->left - 10, y + (double)c->np * c->bar_h / 2 + 4, "end", "font-size=\"12\"",
+             lbl);
+    for (size_t p = 0; p < c->np; p++) {
+        double a = advantage(c->res, rw, c->peers[p]), by = y + (double)p * c->bar_h;
+        if (isnan(a))
             continue;
-        const row *rw = &rows[i];
-        char lbl[80];
-        if (rw->p99)
-            snprintf(lbl, sizeof lbl, "%d. %s: p99 latency", rw->workload, rw->name);
+        double av = a < c->lo ? c->lo : a > c->hi ? c->hi : a;
+        double x1 = xpos(c, 1.0), x2 = xpos(c, av);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n",
+                x1 < x2 ? x1 : x2, by + 1, fabs(x2 - x1) < 1 ? 1 : fabs(x2 - x1), c->bar_h - 2,
+                peer_colors[p % 4]);
+        char v[24];
+        fmt_ratio(v, sizeof v, a);
+        if (a < c->lo) /* clipped on the left: the label goes inside the bar */
+            svg_text(f, x2 + 4, by + c->bar_h - 3, "start", "font-size=\"10\" fill=\"white\"", v);
+        else if (a > c->hi)
+            svg_text(f, x2 - 4, by + c->bar_h - 3, "end", "font-size=\"10\" fill=\"white\"", v);
         else
-            snprintf(lbl, sizeof lbl, "%d. %s (%s)", rw->workload, rw->name, rw->unit);
-        svg_text(f, left - 10, y + (double)np * bar_h / 2 + 4, "end", "font-size=\"12\"", lbl);
-        for (size_t p = 0; p < np; p++) {
-            double a = advantage(res, rw, peers[p]), by = y + (double)p * bar_h;
-            if (isnan(a))
-                continue;
-            double av = a < lo ? lo : a > hi ? hi : a;
-            double x1 = XPOS(1.0), x2 = XPOS(av);
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n",
-                    x1 < x2 ? x1 : x2, by + 1, fabs(x2 - x1) < 1 ? 1 : fabs(x2 - x1), bar_h - 2,
-                    peer_colors[p % 4]);
-            char v[24];
-            fmt_ratio(v, sizeof v, a);
-            svg_text(f, (x2 >= x1 ? x2 + 4 : x2 - 4), by + bar_h - 3,
-                     x2 >= x1 ? "start" : "end", "font-size=\"10\" fill=\"#222\"", v);
-            double t = row_target(opt, rw, peers[p]);
-            if (!isnan(t) && t >= lo && t <= hi)
-                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                           "stroke=\"black\" stroke-width=\"2.5\"/>\n",
-                        XPOS(t), by - 1, XPOS(t), by + bar_h + 1);
-        }
-        y += group_h;
+            svg_text(f, x2 >= x1 ? x2 + 4 : x2 - 4, by + c->bar_h - 3, x2 >= x1 ? "start" : "end",
+                     "font-size=\"10\" fill=\"#222\"", v);
+        double t = row_target(rw, c->peers[p]);
+        if (!isnan(t) && t >= c->lo && t <= c->hi)
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                       "stroke=\"black\" stroke-width=\"2.5\"/>\n",
+                    xpos(c, t), by - 1, xpos(c, t), by + c->bar_h + 1);
     }
-#undef XPOS
+}
+
+int bn_report_svg(const char *path, const bn_opts *opt, const bn_results *res) {
+    chart c = {.opt = opt, .res = res};
+    FILE *f = NULL;
+    int rc = -1;
+    if (chart_layout(&c) || !(f = fopen(path, "w")))
+        goto out;
+    chart_head(f, &c);
+    chart_grid(f, &c);
+    double y = c.top;
+    for (size_t i = 0; i < c.nrows; i++) {
+        if (!c.keep[i])
+            continue;
+        if (i == 0 || c.rows[i - 1].workload != c.rows[i].workload)
+            fprintf(f, "<line x1=\"20\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n",
+                    y - c.gap / 2, c.width - 20, y - c.gap / 2);
+        chart_row(f, &c, &c.rows[i], y);
+        y += c.group_h;
+    }
     fprintf(f, "</svg>\n");
-    free(keep);
-    free(rows);
-    return fclose(f) == 0 ? 0 : -1;
+    rc = 0;
+out:
+    if (f && fclose(f) != 0)
+        rc = -1;
+    free(c.keep);
+    free(c.rows);
+    return rc;
 }

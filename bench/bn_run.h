@@ -11,7 +11,7 @@
 #include "bn.h"
 
 #define BN_WORKLOADS 12
-#define BN_ENGINES_MAX 4
+#define BN_ENGINES_MAX 8
 
 typedef struct bn_opts {
     size_t n;                  /* objects loaded */
@@ -24,7 +24,8 @@ typedef struct bn_opts {
     double durable_secs;       /* length of each durable-write measurement */
     const char *dir;           /* this run's scratch directory */
     const char *self;          /* this program, for child processes */
-    int progress;              /* a progress line on stderr */
+    int progress;              /* on stderr: 1 a progress line (a terminal),
+                                  2 a line per step (--progress) */
 } bn_opts;
 
 /* The workloads' names, numbers 1..12 ("bulk", "batch", ...). */
@@ -45,6 +46,7 @@ typedef struct bn_result {
     const char *unit;
     int higher_better;
     int show_p99;        /* the table adds a p99 row */
+    int info;            /* context for the table, not drawn in the chart */
     int runs;
 } bn_result;
 
@@ -53,6 +55,7 @@ typedef struct bn_results {
     size_t n, cap;
     char notes[64][160]; /* skipped engines, failures, caveats */
     size_t nnotes;
+    unsigned failures;   /* workloads an engine failed (isle-bench exits 1) */
 } bn_results;
 
 void bn_record(bn_results *res, const bn_result *r);

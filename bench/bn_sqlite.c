@@ -9,10 +9,15 @@
  * A profile's list of tags is one TEXT column, the tags joined by U+001F
  * (what a type converter would store); its embedded address is flattened
  * into three columns.  Each writer and reader is its own connection, as
- * SQLite wants for threads (opened with SQLITE_OPEN_NOMUTEX).
+ * SQLite wants for threads (opened with SQLITE_OPEN_NOMUTEX).  Writers of
+ * one process take a mutex around each write transaction, as an
+ * application with a single write connection does (Android's connection
+ * pool, for one): left to SQLite's busy handler, which sleeps and retries,
+ * eight writing threads would commit fewer transactions than one.
  */
 #include "bn.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@ typedef struct sdb {
     char path[4096];
     bn_cfg cfg;
     sqlite3 *main; /* schema and checkpoints */
+    pthread_mutex_t write_lock; /* one write transaction at a time */
 } sdb;
 
 typedef struct swr {
@@ -81,8 +87,10 @@ static int s_open(const bn_cfg *cfg, bn_db **out) {
     if (!d)
         return BN_ERR;
     d->cfg = *cfg;
+    pthread_mutex_init(&d->write_lock, NULL);
     snprintf(d->path, sizeof d->path, "%s/bench.sqlite", cfg->dir);
     if (conn_open(d, &d->main)) {
+        pthread_mutex_destroy(&d->write_lock);
         free(d);
         return BN_ERR;
     }
@@ -98,6 +106,7 @@ static int s_open(const bn_cfg *cfg, bn_db **out) {
     if (sqlite3_exec(d->main, schema, NULL, NULL, NULL) != SQLITE_OK) {
         fail(d->main, "create table");
         sqlite3_close(d->main);
+        pthread_mutex_destroy(&d->write_lock);
         free(d);
         return BN_ERR;
     }
@@ -108,6 +117,7 @@ static int s_open(const bn_cfg *cfg, bn_db **out) {
 static int s_close(bn_db *db) {
     sdb *d = D(db);
     int rc = sqlite3_close(d->main) == SQLITE_OK ? 0 : fail(d->main, "close");
+    pthread_mutex_destroy(&d->write_lock);
     free(d);
     return rc;
 }
@@ -178,8 +188,8 @@ static int exec1(sqlite3 *c, sqlite3_stmt *st) {
     return rc == SQLITE_DONE ? 0 : fail(c, sqlite3_sql(st));
 }
 
-static int write_batch(swr *w, bn_op op, const bn_obj *objs, size_t n, size_t *missing) {
-    sqlite3_stmt *st = op == BN_INSERT ? w->ins : op == BN_UPDATE ? w->upd : w->del;
+static int write_txn(swr *w, sqlite3_stmt *st, bn_op op, const bn_obj *objs, size_t n,
+                     size_t *missing) {
     if (exec1(w->c, w->begin))
         return BN_ERR;
     for (size_t i = 0; i < n; i++) {
@@ -195,6 +205,14 @@ static int write_batch(swr *w, bn_op op, const bn_obj *objs, size_t n, size_t *m
             (*missing)++;
     }
     return exec1(w->c, w->commit);
+}
+
+static int write_batch(swr *w, bn_op op, const bn_obj *objs, size_t n, size_t *missing) {
+    sqlite3_stmt *st = op == BN_INSERT ? w->ins : op == BN_UPDATE ? w->upd : w->del;
+    pthread_mutex_lock(&w->d->write_lock);
+    int rc = write_txn(w, st, op, objs, n, missing);
+    pthread_mutex_unlock(&w->d->write_lock);
+    return rc;
 }
 
 static int s_write(bn_wr *wr, bn_op op, const bn_obj *objs, size_t n, size_t per_txn,

@@ -258,6 +258,9 @@ int en_cursor_get(en_cursor *c, const uint8_t **key, uint32_t *klen, en_val *val
 /* Copies committed pages into the main file and resets the log when no
  * reader still uses it.  CD_EBUSY inside a write transaction. */
 int en_checkpoint(en_db *db);
+/* The same; with trim, a log reset also truncates the log file to its
+ * header (instead of keeping its space for reuse). */
+int en_checkpoint_ex(en_db *db, int trim);
 
 typedef struct en_stats {
     uint32_t page_size;

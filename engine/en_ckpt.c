@@ -77,7 +77,15 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
     return rc;
 }
 
-int en_checkpoint_locked(en_db *db) {
+static int checkpoint(en_db *db, int trim);
+int en_checkpoint_locked(en_db *db) { return checkpoint(db, 0); }
+
+/*
+ * trim: an explicit checkpoint also gives the log's space back to the file
+ * system (truncates it to its header); automatic ones keep up to the log
+ * option's reset_keep_bytes for reuse, which saves growing it again.
+ */
+static int checkpoint(en_db *db, int trim) {
     if (atomic_load(&db->latched))
         return en_fail(CD_EREOPEN, "a sync failed earlier: close and reopen the database");
     uint64_t max_frame = wal_max_frame(db->wal);
@@ -103,7 +111,7 @@ int en_checkpoint_locked(en_db *db) {
     if (max_frame && with_frames == 0 && db->ckpt_txn == db->state.txn) {
         if (db->cache)
             en_cache_forget_log(db, db->cache);
-        rc = wal_reset(db->wal);
+        rc = trim ? wal_reset_keep(db->wal, 0) : wal_reset(db->wal);
         if (rc)
             return en_latch(db, rc, "resetting the log");
         db->ckpt_frame = 0;
@@ -113,13 +121,15 @@ int en_checkpoint_locked(en_db *db) {
     return rc;
 }
 
-int en_checkpoint(en_db *db) {
+int en_checkpoint(en_db *db) { return en_checkpoint_ex(db, 0); }
+
+int en_checkpoint_ex(en_db *db, int trim) {
     if (!db)
         return en_fail(CD_EINVAL, "en_checkpoint: NULL handle");
     if (en_writing == db)
         return en_fail(CD_EBUSY, "checkpoint inside a write transaction");
     pthread_mutex_lock(&db->write_lock);
-    int rc = en_checkpoint_locked(db);
+    int rc = checkpoint(db, trim);
     pthread_mutex_unlock(&db->write_lock);
     return rc;
 }

@@ -335,6 +335,9 @@ void wal_checkpoint_end(wal_ckpt *it);
  * or an I/O status; a failure after the truncation latches the log.
  */
 int wal_reset(wal *w);
+/* The same, truncating the file when it is larger than keep_bytes (0:
+ * always), instead of the option's reset_keep_bytes. */
+int wal_reset_keep(wal *w, uint64_t keep_bytes);
 
 /* Checks the log's invariants: 0 or CD_EINVAL.  For tests and debug. */
 int wal_check(const wal *w);

@@ -231,7 +231,9 @@ void wal_start_generation(wal *w) {
     atomic_store_explicit(&w->max_frame, 0, memory_order_release);
 }
 
-int wal_reset(wal *w) {
+int wal_reset(wal *w) { return wal_reset_keep(w, w->opt.reset_keep_bytes); }
+
+int wal_reset_keep(wal *w, uint64_t keep_bytes) {
     if (w->latched)
         return CD_EREOPEN;
     if (w->txn != 0)
@@ -240,7 +242,7 @@ int wal_reset(wal *w) {
     int rc = os_random(w->vfs, &salt, sizeof salt);
     if (rc == 0)
         rc = os_size(w->file, &size);
-    if (rc == 0 && size > w->opt.reset_keep_bytes && size > WAL_HDR_AREA)
+    if (rc == 0 && size > keep_bytes && size > WAL_HDR_AREA)
         rc = os_truncate(w->file, WAL_HDR_AREA);
     if (rc)
         return rc; /* nothing changed */

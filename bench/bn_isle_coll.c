@@ -1,0 +1,333 @@
+/*
+ * bn_isle_coll.c: the isle adapter of isle-bench over the typed
+ * collections API, the way isle is meant to be used: the benchmark's
+ * objects as a C struct declared once by a field table, written with
+ * isle_coll_put_many, read with isle_coll_get and isle_coll_scan into the
+ * struct (strings, the list of tags and the embedded address decoded into
+ * an arena).  isle does the encoding; nothing is packed by hand.
+ *
+ * The struct's strings are the generator's (NUL-terminated), so turning a
+ * bn_obj into it copies pointers only; a decoded struct is folded into the
+ * same checksum as every other engine's (bn_obj_sum).  The key/value
+ * adapter (bn_isle.c) stays as the "isle-kv" engine.
+ */
+#include "bn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "isle.h"
+
+/* ---- the objects as isle stores them ----------------------------------------- */
+
+typedef struct bc_addr {
+    char *street;
+    char *city;
+    int32_t zip;
+} bc_addr;
+
+typedef struct bc_obj {
+    int64_t id;
+    char *name;
+    char *email;
+    int32_t age;
+    double score;
+    int64_t created; /* µs since 1970 UTC */
+    char **tags;     /* profile only */
+    uint32_t ntags;
+    bc_addr addr;    /* profile only, embedded by value */
+} bc_obj;
+
+static const isle_field addr_fields[] = {
+    ISLE_FIELD(bc_addr, street, ISLE_STRING),
+    ISLE_FIELD(bc_addr, city, ISLE_STRING),
+    ISLE_FIELD(bc_addr, zip, ISLE_SHORT),
+};
+static const isle_schema addr_schema = ISLE_EMBEDDED_AS(bc_addr, "Address", addr_fields);
+
+static const isle_field user_fields[] = {
+    ISLE_FIELD(bc_obj, name, ISLE_STRING),     ISLE_FIELD(bc_obj, email, ISLE_STRING),
+    ISLE_FIELD(bc_obj, age, ISLE_SHORT),       ISLE_FIELD(bc_obj, score, ISLE_DOUBLE),
+    ISLE_FIELD(bc_obj, created, ISLE_DATETIME),
+};
+static const isle_field profile_fields[] = {
+    ISLE_FIELD(bc_obj, name, ISLE_STRING),
+    ISLE_FIELD(bc_obj, email, ISLE_STRING),
+    ISLE_FIELD(bc_obj, age, ISLE_SHORT),
+    ISLE_FIELD(bc_obj, score, ISLE_DOUBLE),
+    ISLE_FIELD(bc_obj, created, ISLE_DATETIME),
+    ISLE_LIST(bc_obj, tags, ntags, ISLE_STRING),
+    ISLE_FIELD(bc_obj, addr, ISLE_EMBED_INLINE(&addr_schema)),
+};
+static const isle_schema user_schema = ISLE_COLLECTION_AS(bc_obj, "user", id, user_fields);
+static const isle_schema profile_schema =
+    ISLE_COLLECTION_AS(bc_obj, "profile", id, profile_fields);
+
+/* ---- handles -------------------------------------------------------------------- */
+
+#define CHUNK 1024 /* objects converted and handed to put_many at a time */
+#define ARENA_BYTES 2048
+
+typedef struct cdb {
+    isle_db *db;
+    isle_coll *coll;
+    bn_kind kind;
+} cdb;
+
+typedef struct cwr {
+    cdb *d;
+    bc_obj objs[CHUNK];
+    char *tags[CHUNK][BN_TAGS_MAX];
+    int64_t ids[CHUNK];
+} cwr;
+
+typedef struct crd {
+    cdb *d;
+    isle_txn *txn;
+    isle_arena arena;
+    unsigned char buf[ARENA_BYTES];
+} crd;
+
+#define D(x) ((cdb *)(x))
+#define W(x) ((cwr *)(x))
+#define R(x) ((crd *)(x))
+
+static int fail(const char *what, int rc) {
+    fprintf(stderr, "isle: %s: %s (%s)\n", what, isle_strerror(rc), isle_errmsg());
+    return BN_ERR;
+}
+
+static int c_open(const bn_cfg *cfg, bn_db **out) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bench.isle", cfg->dir);
+    isle_options o;
+    isle_options_init(&o);
+    o.sync = cfg->durable ? ISLE_SYNC_FULL : ISLE_SYNC_NORMAL;
+    o.cache_bytes = cfg->cache_bytes;
+    if (cfg->keep_log)
+        o.checkpoint_bytes = UINT64_MAX / 2; /* never: the log keeps everything */
+    cdb *d = calloc(1, sizeof *d);
+    if (!d)
+        return BN_ERR;
+    d->kind = cfg->kind;
+    int rc = isle_open(path, &o, &d->db);
+    if (rc) {
+        free(d);
+        return fail("isle_open", rc);
+    }
+    rc = isle_coll_open(d->db, cfg->kind == BN_PROFILE ? &profile_schema : &user_schema,
+                        &d->coll);
+    if (rc) {
+        fail("isle_coll_open", rc);
+        isle_close(d->db);
+        free(d);
+        return BN_ERR;
+    }
+    *out = (bn_db *)d;
+    return 0;
+}
+
+static int c_close(bn_db *db) {
+    cdb *d = D(db);
+    isle_coll_close(d->coll);
+    int rc = isle_close(d->db);
+    free(d);
+    return rc ? fail("isle_close", rc) : 0;
+}
+
+static int c_wr_open(bn_db *db, bn_wr **out) {
+    cwr *w = malloc(sizeof *w);
+    if (!w)
+        return BN_ERR;
+    w->d = D(db);
+    *out = (bn_wr *)w;
+    return 0;
+}
+
+static void c_wr_close(bn_wr *w) { free(w); }
+
+/* The application's struct for a generated object: pointers only. */
+static void to_struct(bn_kind kind, const bn_obj *o, bc_obj *c, char **tags) {
+    c->id = o->id;
+    c->name = (char *)o->name.p;
+    c->email = (char *)o->email.p;
+    c->age = o->age;
+    c->score = o->score;
+    c->created = o->created_us;
+    if (kind != BN_PROFILE)
+        return;
+    for (uint32_t i = 0; i < o->ntags; i++)
+        tags[i] = (char *)o->tags[i].p;
+    c->tags = tags;
+    c->ntags = o->ntags;
+    c->addr.street = (char *)o->addr.street.p;
+    c->addr.city = (char *)o->addr.city.p;
+    c->addr.zip = o->addr.zip;
+}
+
+typedef struct wctx {
+    cwr *w;
+    bn_op op;
+    const bn_obj *objs;
+    size_t n, missing;
+} wctx;
+
+static int write_fn(isle_txn *txn, void *arg) {
+    wctx *c = arg;
+    cwr *w = c->w;
+    for (size_t at = 0; at < c->n; at += CHUNK) {
+        size_t k = c->n - at < CHUNK ? c->n - at : CHUNK, deleted = 0;
+        int rc;
+        if (c->op == BN_DELETE) {
+            for (size_t i = 0; i < k; i++)
+                w->ids[i] = c->objs[at + i].id;
+            rc = isle_coll_delete_many(txn, w->d->coll, w->ids, k, &deleted);
+            c->missing += k - deleted;
+        } else {
+            for (size_t i = 0; i < k; i++)
+                to_struct(w->d->kind, &c->objs[at + i], &w->objs[i], w->tags[i]);
+            rc = isle_coll_put_many(txn, w->d->coll, w->objs, k);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int c_write(bn_wr *wr, bn_op op, const bn_obj *objs, size_t n, size_t per_txn,
+                   unsigned flags) {
+    (void)flags; /* put_many appends ascending ids by itself */
+    cwr *w = W(wr);
+    size_t missing = 0;
+    for (size_t at = 0; at < n; at += per_txn) {
+        wctx c = {w, op, objs + at, n - at < per_txn ? n - at : per_txn, 0};
+        int rc = isle_write(w->d->db, write_fn, &c);
+        if (rc)
+            return fail("isle_write", rc);
+        missing += c.missing;
+    }
+    return missing ? BN_NOTFOUND : 0;
+}
+
+/* ---- reads ---------------------------------------------------------------------- */
+
+static int c_rd_open(bn_db *db, bn_rd **out) {
+    crd *r = malloc(sizeof *r);
+    if (!r)
+        return BN_ERR;
+    r->d = D(db);
+    r->txn = NULL;
+    isle_arena_init(&r->arena, r->buf, sizeof r->buf);
+    *out = (bn_rd *)r;
+    return 0;
+}
+
+static void c_rd_close(bn_rd *rd) {
+    isle_arena_free(&R(rd)->arena);
+    free(rd);
+}
+
+static int c_rd_begin(bn_rd *rd) {
+    int rc = isle_read_begin(R(rd)->d->db, &R(rd)->txn);
+    return rc ? fail("isle_read_begin", rc) : 0;
+}
+
+static int c_rd_end(bn_rd *rd) {
+    int rc = isle_read_end(R(rd)->txn);
+    R(rd)->txn = NULL;
+    return rc ? fail("isle_read_end", rc) : 0;
+}
+
+static bn_str cstr(const char *s) { return (bn_str){s ? s : "", s ? (uint32_t)strlen(s) : 0}; }
+
+/* The checksum of a decoded struct, the same as of the bn_obj it came from. */
+static uint64_t struct_sum(bn_kind kind, const bc_obj *c) {
+    bn_obj o;
+    o.id = c->id;
+    o.name = cstr(c->name);
+    o.email = cstr(c->email);
+    o.age = c->age;
+    o.score = c->score;
+    o.created_us = c->created;
+    o.ntags = 0;
+    if (kind == BN_PROFILE) {
+        o.ntags = c->ntags < BN_TAGS_MAX ? c->ntags : BN_TAGS_MAX;
+        for (uint32_t i = 0; i < o.ntags; i++)
+            o.tags[i] = cstr(c->tags[i]);
+        o.addr.street = cstr(c->addr.street);
+        o.addr.city = cstr(c->addr.city);
+        o.addr.zip = c->addr.zip;
+    }
+    return bn_obj_sum(kind, &o);
+}
+
+static int c_get(bn_rd *rd, int64_t id, uint64_t *sum) {
+    crd *r = R(rd);
+    bc_obj o;
+    isle_arena_reset(&r->arena);
+    int rc = isle_coll_get(r->txn, r->d->coll, id, &o, &r->arena);
+    if (rc == ISLE_ENOTFOUND)
+        return BN_NOTFOUND;
+    if (rc)
+        return fail("isle_coll_get", rc);
+    *sum += struct_sum(r->d->kind, &o);
+    return 0;
+}
+
+static int c_get1(bn_rd *rd, int64_t id, uint64_t *sum) {
+    if (c_rd_begin(rd))
+        return BN_ERR;
+    int rc = c_get(rd, id, sum);
+    int rc2 = c_rd_end(rd);
+    return rc ? rc : rc2;
+}
+
+typedef struct scan_ctx {
+    bn_kind kind;
+    uint64_t count, sum;
+} scan_ctx;
+
+static int scan_one(void *arg, void *obj) {
+    scan_ctx *s = arg;
+    s->sum += struct_sum(s->kind, obj);
+    s->count++;
+    return 0;
+}
+
+static int c_scan(bn_rd *rd, uint64_t *count, uint64_t *sum) {
+    crd *r = R(rd);
+    scan_ctx s = {r->d->kind, 0, 0};
+    bc_obj o;
+    isle_arena_reset(&r->arena);
+    int rc = isle_coll_scan(r->txn, r->d->coll, ISLE_AUTO_ID, 0, &o, &r->arena, scan_one, &s);
+    if (rc)
+        return fail("isle_coll_scan", rc);
+    *count += s.count;
+    *sum += s.sum;
+    return 0;
+}
+
+static int c_checkpoint(bn_db *db) {
+    int rc = isle_checkpoint(D(db)->db);
+    return rc ? fail("isle_checkpoint", rc) : 0;
+}
+
+const bn_engine bn_engine_isle_coll = {
+    .name = "isle",
+    .version = isle_version,
+    .config = "collections API: a C struct by field table, put_many / get / scan into "
+              "the struct; sync NORMAL for loads, FULL for durable; cache as --cache-mb",
+    .open = c_open,
+    .close = c_close,
+    .wr_open = c_wr_open,
+    .wr_close = c_wr_close,
+    .write = c_write,
+    .rd_open = c_rd_open,
+    .rd_close = c_rd_close,
+    .rd_begin = c_rd_begin,
+    .rd_end = c_rd_end,
+    .get = c_get,
+    .get1 = c_get1,
+    .scan = c_scan,
+    .checkpoint = c_checkpoint,
+};
