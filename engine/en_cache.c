@@ -153,28 +153,15 @@ void en_cache_forget_log(en_db *db, en_cache *c) {
     }
 }
 
-/* The smallest snapshot sequence any reader holds (UINT64_MAX: none). */
-static uint64_t oldest_seq(en_db *db) {
-    uint64_t m = UINT64_MAX;
-    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
-        en_snap *s = atomic_load(&db->slots[i]);
-        if (s == (en_snap *)1) /* a reader between claiming and pinning */
-            return 0;
-        if (s && s->seq < m)
-            m = s->seq;
-    }
-    return m;
-}
-
-/* Frees retired pages no reader can hold (writer; all: every one). */
-void en_cache_reclaim(en_db *db, en_cache *c, int all) {
+/* Frees retired pages no reader can hold: those retired before the oldest
+ * snapshot a reader holds (en_readers_scan; UINT64_MAX: every one). */
+void en_cache_reclaim(en_cache *c, uint64_t oldest) {
     cpage *list = atomic_exchange(&c->retired, NULL);
     if (!list)
         return;
-    uint64_t oldest = all ? UINT64_MAX : oldest_seq(db);
     for (cpage *p = list, *next; p; p = next) {
         next = p->retire_next;
-        if (all || p->retire_seq < oldest) {
+        if (p->retire_seq < oldest) {
             free(p);
             atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
         } else {

@@ -98,7 +98,8 @@ const uint8_t *en_cache_put(en_db *db, en_cache *c, uint32_t pgno, uint64_t fram
  * reader can still hold. */
 void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame);
 void en_cache_forget_log(en_db *db, en_cache *c);
-void en_cache_reclaim(en_db *db, en_cache *c, int all);
+/* Frees retired pages published before oldest_seq (UINT64_MAX: all). */
+void en_cache_reclaim(en_cache *c, uint64_t oldest_seq);
 
 /* Open-hash map pgno -> dirty en_buf, for the write transaction. */
 typedef struct en_dirty {
@@ -342,6 +343,16 @@ void en_free_promote(en_db *db, uint64_t oldest_reader_txn);
 int en_free_write_chain(en_txn *t);
 
 /* en_txn.c */
+/* What the reader slots hold, in one pass (en_readers_scan). */
+typedef struct en_readers {
+    uint32_t count;          /* slots in use */
+    uint32_t with_frames;    /* of them, reading the log (or about to) */
+    uint64_t oldest_txn;     /* 0: none */
+    uint64_t oldest_seq;     /* UINT64_MAX: none */
+    uint32_t nheld;
+    const struct en_snap *held[EN_READERS_MAX]; /* sorted by address */
+} en_readers;
+void en_readers_scan(en_db *db, en_readers *r);
 uint64_t en_oldest_reader(en_db *db);
 int en_readers_active(en_db *db, uint64_t *with_frames);
 int en_publish(en_db *db, const en_state *st, uint64_t max_frame);

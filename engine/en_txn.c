@@ -23,7 +23,6 @@ static _Thread_local en_db *en_group_of;
 /* A slot being claimed: taken, not yet holding a snapshot. */
 #define SLOT_CLAIMED ((en_snap *)1)
 
-static int slot_holds(en_snap *s) { return s != NULL && s != SLOT_CLAIMED; }
 
 /* ---- snapshots ----------------------------------------------------------- */
 
@@ -53,16 +52,66 @@ void en_publish_snap(en_db *db, en_snap *s, const en_state *st, uint64_t max_fra
 }
 
 /* Frees retired snapshots that no reader slot holds (all: every one). */
+/*
+ * One pass over the reader slots (the writer's view; seq_cst loads, see
+ * en_publish): how many readers, how many read the log, the oldest
+ * snapshot's transaction and publication sequence, and which snapshots
+ * are held (sorted, for en_snap_reclaim).  The writer is the only thread
+ * that frees snapshots, and never one a slot holds, so they can be read.
+ */
+void en_readers_scan(en_db *db, en_readers *r) {
+    memset(r, 0, sizeof *r);
+    r->oldest_seq = UINT64_MAX;
+    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
+        en_snap *s = atomic_load(&db->slots[i]);
+        if (!s)
+            continue;
+        r->count++;
+        if (s == SLOT_CLAIMED) { /* about to pin the newest: holds the log */
+            r->with_frames++;
+            r->oldest_seq = 0; /* and, to be safe, every cache page */
+            continue;
+        }
+        r->with_frames += s->max_frame != 0;
+        if (r->oldest_txn == 0 || s->state.txn < r->oldest_txn)
+            r->oldest_txn = s->state.txn;
+        if (s->seq < r->oldest_seq)
+            r->oldest_seq = s->seq;
+        unsigned k = r->nheld++;
+        for (; k > 0 && (uintptr_t)r->held[k - 1] > (uintptr_t)s; k--) /* insertion */
+            r->held[k] = r->held[k - 1];
+        r->held[k] = s;
+    }
+}
+
+static int held(const en_readers *r, const en_snap *s) {
+    unsigned lo = 0, hi = r->nheld;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (r->held[mid] == s)
+            return 1;
+        if ((uintptr_t)r->held[mid] < (uintptr_t)s)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Frees retired snapshots and cache pages no reader can hold (all: every
+ * one, at close). */
 void en_snap_reclaim(en_db *db, int all) {
+    en_readers r;
+    if (all)
+        memset(&r, 0, sizeof r), r.oldest_seq = UINT64_MAX;
+    else
+        en_readers_scan(db, &r);
     if (db->cache)
-        en_cache_reclaim(db, db->cache, all);
+        en_cache_reclaim(db->cache, r.oldest_seq);
     en_snap **p = &db->retired;
     while (*p) {
         en_snap *s = *p;
-        int held = 0;
-        for (unsigned i = 0; !all && !held && i < EN_READERS_MAX; i++)
-            held = atomic_load(&db->slots[i]) == s; /* seq_cst: see en_publish */
-        if (held) {
+        if (held(&r, s)) {
             p = &s->next;
         } else {
             *p = s->next;
@@ -73,30 +122,18 @@ void en_snap_reclaim(en_db *db, int all) {
 
 /* The state.txn of the oldest snapshot a reader holds, 0 if none. */
 uint64_t en_oldest_reader(en_db *db) {
-    uint64_t oldest = 0;
-    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
-        en_snap *s = atomic_load(&db->slots[i]);
-        /* The writer is the only thread that frees snapshots, and never
-         * one a slot holds, so s can be read here. */
-        if (slot_holds(s) && (oldest == 0 || s->state.txn < oldest))
-            oldest = s->state.txn;
-    }
-    return oldest;
+    en_readers r;
+    en_readers_scan(db, &r);
+    return r.oldest_txn;
 }
 
 /* Readers holding a slot; *with_frames: how many of them read the log. */
 int en_readers_active(en_db *db, uint64_t *with_frames) {
-    int n = 0;
-    uint64_t f = 0;
-    for (unsigned i = 0; i < EN_READERS_MAX; i++) {
-        en_snap *s = atomic_load(&db->slots[i]);
-        if (s == SLOT_CLAIMED || (s && s->max_frame))
-            f++;
-        n += s != NULL;
-    }
+    en_readers r;
+    en_readers_scan(db, &r);
     if (with_frames)
-        *with_frames = f;
-    return n;
+        *with_frames = r.with_frames;
+    return (int)r.count;
 }
 
 /* ---- read transactions -------------------------------------------------- */
