@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "isle.h"
+#include "bn_isle_common.h"
 
 typedef struct idb {
     isle_db *db;
@@ -37,10 +38,7 @@ typedef struct ird {
 #define W(x) ((iwr *)(x))
 #define R(x) ((ird *)(x))
 
-static int fail(const char *what, int rc) {
-    fprintf(stderr, "isle: %s: %s (%s)\n", what, isle_strerror(rc), isle_errmsg());
-    return BN_ERR;
-}
+#define fail bn_isle_fail
 
 static const char *tree_name(bn_kind kind) { return kind == BN_PROFILE ? "profile" : "user"; }
 
@@ -54,30 +52,17 @@ static int open_tree(isle_txn *txn, void *arg) {
     return isle_kv_open(txn, tree_name(c->kind), ISLE_KV_CREATE, &c->tree);
 }
 
-static void isle_opts(const bn_cfg *cfg, isle_options *o) {
-    isle_options_init(o);
-    o->sync = cfg->durable ? ISLE_SYNC_FULL : ISLE_SYNC_NORMAL;
-    o->cache_bytes = cfg->cache_bytes;
-    if (cfg->keep_log)
-        o->checkpoint_bytes = UINT64_MAX / 2; /* never: the log keeps everything */
-}
-
 static int i_open(const bn_cfg *cfg, bn_db **out) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/bench.isle", cfg->dir);
-    isle_options o;
-    isle_opts(cfg, &o);
     idb *d = calloc(1, sizeof *d);
     if (!d)
         return BN_ERR;
     d->kind = cfg->kind;
-    int rc = isle_open(path, &o, &d->db);
-    if (rc) {
+    if (bn_isle_open(cfg, &d->db) != 0) {
         free(d);
-        return fail("isle_open", rc);
+        return BN_ERR;
     }
     open_ctx c = {cfg->kind, 0};
-    rc = isle_write(d->db, open_tree, &c);
+    int rc = isle_write(d->db, open_tree, &c);
     if (rc) {
         fail("isle_kv_open", rc);
         isle_close(d->db);
@@ -245,10 +230,7 @@ static int i_scan(bn_rd *rd, uint64_t *count, uint64_t *sum) {
     return 0;
 }
 
-static int i_checkpoint(bn_db *db) {
-    int rc = isle_checkpoint(D(db)->db);
-    return rc ? fail("isle_checkpoint", rc) : 0;
-}
+static int i_checkpoint(bn_db *db) { return bn_isle_checkpoint(D(db)->db); }
 
 const bn_engine bn_engine_isle_kv = {
     .name = "isle-kv",

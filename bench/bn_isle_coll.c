@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "isle.h"
+#include "bn_isle_common.h"
 
 /* ---- the objects as isle stores them ----------------------------------------- */
 
@@ -92,30 +93,18 @@ typedef struct crd {
 #define W(x) ((cwr *)(x))
 #define R(x) ((crd *)(x))
 
-static int fail(const char *what, int rc) {
-    fprintf(stderr, "isle: %s: %s (%s)\n", what, isle_strerror(rc), isle_errmsg());
-    return BN_ERR;
-}
+#define fail bn_isle_fail
 
 static int c_open(const bn_cfg *cfg, bn_db **out) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/bench.isle", cfg->dir);
-    isle_options o;
-    isle_options_init(&o);
-    o.sync = cfg->durable ? ISLE_SYNC_FULL : ISLE_SYNC_NORMAL;
-    o.cache_bytes = cfg->cache_bytes;
-    if (cfg->keep_log)
-        o.checkpoint_bytes = UINT64_MAX / 2; /* never: the log keeps everything */
     cdb *d = calloc(1, sizeof *d);
     if (!d)
         return BN_ERR;
     d->kind = cfg->kind;
-    int rc = isle_open(path, &o, &d->db);
-    if (rc) {
+    if (bn_isle_open(cfg, &d->db) != 0) {
         free(d);
-        return fail("isle_open", rc);
+        return BN_ERR;
     }
-    rc = isle_coll_open(d->db, cfg->kind == BN_PROFILE ? &profile_schema : &user_schema,
+    int rc = isle_coll_open(d->db, cfg->kind == BN_PROFILE ? &profile_schema : &user_schema,
                         &d->coll);
     if (rc) {
         fail("isle_coll_open", rc);
@@ -307,10 +296,7 @@ static int c_scan(bn_rd *rd, uint64_t *count, uint64_t *sum) {
     return 0;
 }
 
-static int c_checkpoint(bn_db *db) {
-    int rc = isle_checkpoint(D(db)->db);
-    return rc ? fail("isle_checkpoint", rc) : 0;
-}
+static int c_checkpoint(bn_db *db) { return bn_isle_checkpoint(D(db)->db); }
 
 const bn_engine bn_engine_isle_coll = {
     .name = "isle",
