@@ -95,6 +95,10 @@ typedef struct bt_pager_ops {
      * (and, if dirty, spill) an unpinned page, so the btree never keeps a
      * page pointer after unpinning it. */
     void (*unpin)(void *ctx, const uint8_t *page);
+    /* Takes one more pin on a page the caller holds pinned (from get, dirty
+     * or alloc): the same bytes at the same address, released by one more
+     * unpin.  Never fails and never reads. */
+    void (*pin)(void *ctx, const uint8_t *page);
 } bt_pager_ops;
 
 /* page_size: the file's page size; txn: the id of the current write

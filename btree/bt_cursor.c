@@ -200,5 +200,5 @@ int bt_cursor_value(const bt_cursor *cur, bt_val *out) {
     const bt_cursor_frame *leaf = &cur->f[cur->depth - 1];
     cd_leaf_cell c;
     cd_leaf_cell_get(leaf->page, leaf->idx, &c);
-    return bt_val_load(cur->pager, leaf->pgno, leaf->page, &c, out);
+    return bt_val_load(cur->pager, leaf->page, &c, out);
 }

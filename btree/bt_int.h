@@ -82,9 +82,9 @@ int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen
 void bt_path_release(const bt_pager *pg, bt_path *path);
 /* 1 iff pgno is one of the first `levels` pages of the path. */
 int bt_path_has(const bt_path *path, uint32_t levels, uint32_t pgno);
-/* Fills *out with the value of leaf cell c of page leaf (pgno), pinned by
- * the caller; for an inline value takes a new pin on the leaf. */
-int bt_val_load(const bt_pager *pg, uint32_t pgno, const uint8_t *leaf,
+/* Fills *out with the value of leaf cell c of page leaf, pinned by
+ * the caller; for an inline value takes a new pin on the leaf (ops->pin). */
+int bt_val_load(const bt_pager *pg, const uint8_t *leaf,
                 const cd_leaf_cell *c, bt_val *out);
 
 /* ---- bt_insert.c -------------------------------------------------------- */

@@ -114,7 +114,7 @@ void bt_val_release(const bt_pager *pager, bt_val *val) {
     memset(val, 0, sizeof *val);
 }
 
-int bt_val_load(const bt_pager *pg, uint32_t pgno, const uint8_t *leaf,
+int bt_val_load(const bt_pager *pg, const uint8_t *leaf,
                 const cd_leaf_cell *c, bt_val *out) {
     memset(out, 0, sizeof *out);
     if (c->vlen > BT_VALUE_MAX)
@@ -128,12 +128,9 @@ int bt_val_load(const bt_pager *pg, uint32_t pgno, const uint8_t *leaf,
         return 0;
     }
     /* A second pin on the leaf, owned by the value. */
-    const uint8_t *page;
-    int rc = pg->ops->get(pg->ctx, pgno, CD_PAGE_MASK_LEAF, &page);
-    if (rc)
-        return rc;
-    out->pin_ = page;
-    out->data = page + (c->val - leaf); /* same page, maybe another frame */
+    pg->ops->pin(pg->ctx, leaf);
+    out->pin_ = leaf;
+    out->data = c->val;
     out->len = c->vlen;
     return 0;
 }
@@ -169,7 +166,7 @@ int bt_get(const bt_pager *pager, const bt_tree *tree, const void *key,
         out->len = c.vlen;
         leaf->page = NULL;
     } else {
-        rc = bt_val_load(pager, leaf->pgno, leaf->page, &c, out);
+        rc = bt_val_load(pager, leaf->page, &c, out);
     }
 out:
     bt_path_release(pager, &path);

@@ -381,6 +381,13 @@ static void op_unpin(void *ctx, const uint8_t *page) {
     }
 }
 
+static void op_pin(void *ctx, const uint8_t *page) {
+    (void)ctx;
+    en_buf *b = BUF_OF(page);
+    if (!b->cached)
+        b->pins++;
+}
+
 /* A new dirty buffer for page number pgno (allocated by the caller). */
 static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
     en_buf *b = buf_get(t);
@@ -498,6 +505,7 @@ const bt_pager_ops en_pager_ops = {
     .alloc = op_alloc,
     .free = op_free,
     .unpin = op_unpin,
+    .pin = op_pin,
 };
 
 void en_pager_init(en_txn *t) {

@@ -224,9 +224,17 @@ static void op_unpin(void *ctx, const uint8_t *page) {
     }
 }
 
+static void op_pin(void *ctx, const uint8_t *page) {
+    mem_pager *mp = ctx;
+    mp_page *p = page_of_ptr(mp, page);
+    ISLE_VERIFY(p->pins > 0);
+    p->pins++;
+    mp->pins++;
+}
+
 static const bt_pager_ops mem_ops = {
     .get = op_get, .dirty = op_dirty, .alloc = op_alloc, .free = op_free,
-    .unpin = op_unpin,
+    .unpin = op_unpin, .pin = op_pin,
 };
 
 mem_pager *mem_pager_new(uint32_t page_size) {
