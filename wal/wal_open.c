@@ -143,6 +143,7 @@ static int open_log(wal *w, const char *path, wal_recovery *rec,
         return rc == CD_EIO || rc == CD_EFULL || rc == CD_ENOMEM
                    ? io_fail(rc, os_file_error(w->file), diag)
                    : rc;
+    w->file_end = size > WAL_HDR_AREA ? size : WAL_HDR_AREA;
     if (rec) {
         rec->created = created;
         rec->file_bytes = size;

@@ -99,6 +99,23 @@ static int search_durable(scan *s, uint64_t x) {
     return 0;
 }
 
+/* 1 iff every byte of [off, end of file) is zero (the log's growth), 0
+ * if not, or < 0. */
+static int zeros_to_end(scan *s, uint64_t off) {
+    while (off < s->fsize) {
+        const uint8_t *p;
+        size_t avail;
+        int rc = window(s, off, 1, &p, &avail);
+        if (rc)
+            return rc > 0 ? 1 : rc;
+        for (size_t i = 0; i < avail; i++)
+            if (p[i])
+                return 0;
+        off += avail;
+    }
+    return 1;
+}
+
 /* Applies a chained commit record at off: publishes its transaction. */
 static int scan_commit(scan *s, const wal_fhdr *h, uint64_t off,
                        uint64_t pending, wal_recovery *rec, cd_diag *diag) {
@@ -193,9 +210,16 @@ int wal_scan(wal *w, uint64_t file_size, wal_recovery *rec, cd_diag *diag) {
         if (rc)
             goto out;
     }
+    int torn = 0;
+    if (stop < file_size && (torn = zeros_to_end(&s, stop)) >= 0)
+        torn = !torn;
+    if (torn < 0) {
+        rc = torn;
+        goto out;
+    }
     if (rec) {
         rec->stop_offset = stop;
-        rec->stop = stop < file_size ? WAL_STOP_TORN
+        rec->stop = torn              ? WAL_STOP_TORN
                     : pending         ? WAL_STOP_UNCOMMITTED
                                       : WAL_STOP_END;
     }

@@ -19,7 +19,8 @@
 typedef struct built {
     testvfs *t;
     uint8_t *img;
-    size_t len;
+    size_t len;      /* the log's end: the image without its growth */
+    size_t file_len; /* the whole file: the log, then zeros */
     tu_state st[NTXN + 1];
     uint64_t end[NTXN + 1]; /* log end after txn k */
 } built;
@@ -40,7 +41,13 @@ static void build(built *b, int level, unsigned maxpages) {
     }
     cr_assert_eq(wal_close(w), 0);
     b->img = testvfs_file_get(b->t, TU_PATH, &b->len);
-    cr_assert_eq(b->len, b->end[NTXN]);
+    /* The file grew in steps of zeros past the log (WAL_GROW_STEP). */
+    cr_assert_eq(b->len % WAL_GROW_STEP, 0);
+    cr_assert_gt(b->len, b->end[NTXN]);
+    for (size_t i = b->end[NTXN]; i < b->len; i++)
+        cr_assert_eq(b->img[i], 0, "byte %zu past the log is not zero", i);
+    b->file_len = b->len;
+    b->len = b->end[NTXN];
 }
 
 static void unbuild(built *b) {
@@ -101,6 +108,33 @@ static void cut_everywhere(int level, unsigned from_txn) {
                      "cut at %zu: wrong pages", L);
         cr_assert_eq(wal_close(w), 0);
     }
+    unbuild(&b);
+}
+
+/* The zeros the file grows by end the log like the end of the file; any
+ * other byte after the log is a torn tail. */
+Test(wal_recovery, zeros_past_the_log) {
+    built b;
+    build(&b, 0, 3);
+    uint8_t *img = malloc(b.file_len);
+    memcpy(img, b.img, b.file_len);
+    size_t cuts[] = {b.file_len, b.len + 1, b.len + (b.file_len - b.len) / 2};
+    for (unsigned c = 0; c < 3; c++) {
+        for (int dirty = 0; dirty <= 1; dirty++) {
+            img[cuts[c] - 1] = dirty ? 0x5a : 0;
+            wal *w;
+            wal_recovery rec;
+            cr_assert_eq(open_image(&b, img, cuts[c], &w, &rec, NULL), 0);
+            cr_assert_eq(rec.last_txn, NTXN);
+            cr_assert_eq(rec.stop, dirty ? WAL_STOP_TORN : WAL_STOP_END,
+                         "cut %u dirty %d: stop %d", c, dirty, rec.stop);
+            cr_assert_eq(rec.stop_offset, b.len);
+            cr_assert_eq(tu_equal(w, &b.st[NTXN], wal_max_frame(w)), 0);
+            cr_assert_eq(wal_close(w), 0);
+        }
+        img[cuts[c] - 1] = 0;
+    }
+    free(img);
     unbuild(&b);
 }
 
