@@ -5,8 +5,9 @@
  *
  * Slots are _Atomic pointers in an open-addressed table probed over a few
  * neighbours.  A reader that misses reads and verifies the page itself,
- * then tries to install a copy: into an empty neighbour (CAS), or in place
- * of one (exchange), whose old page is retired.  Retired pages are pushed
+ * then tries to install that very buffer (as a committing writer does
+ * with its dirty buffers: no copy): into an empty neighbour (CAS), or in
+ * place of one (exchange), whose old page is retired.  Retired pages are pushed
  * on a lock-free stack with the newest published snapshot sequence, and
  * freed by the writer (which publishes) once every reader slot holds a
  * later snapshot: a reader that could have loaded the pointer had its
@@ -23,7 +24,7 @@
 #include "en_int.h"
 
 #define PROBES 4u
-#define HDR 64u
+#define HDR EN_BUF_HDR /* a cached page is an en_buf block (en_cache_adopt) */
 
 typedef struct cpage {
     en_buf buf;            /* so unpin finds `cached` through BUF_OF */
@@ -98,20 +99,11 @@ static void retire(en_db *db, en_cache *c, cpage *p) {
     retire_keep(c, p);
 }
 
-const uint8_t *en_cache_put(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame,
-                            const uint8_t *page) {
-    if (atomic_load_explicit(&c->pages, memory_order_relaxed) >= c->max_pages)
-        return NULL;
-    cpage *p = NULL;
-    if (posix_memalign((void **)&p, 64, HDR + c->page_size) != 0)
-        return NULL;
-    memset(p, 0, sizeof *p);
-    p->buf.page = (uint8_t *)p + HDR;
-    p->buf.pgno = pgno;
-    p->buf.cached = 1;
-    p->frame = frame;
-    memcpy(p->buf.page, page, c->page_size);
-    atomic_fetch_add_explicit(&c->pages, 1, memory_order_relaxed);
+/* Installs p, counted in c->pages already: its page, or the page of an
+ * equal entry another thread installed meanwhile (p is then not used). */
+static const uint8_t *install(en_db *db, en_cache *c, cpage *p) {
+    uint32_t pgno = p->buf.pgno;
+    uint64_t frame = p->frame;
     uint32_t h = hash(pgno, frame);
     for (uint32_t k = 0; k < PROBES; k++) {
         cpage *expect = NULL;
@@ -119,17 +111,38 @@ const uint8_t *en_cache_put(en_db *db, en_cache *c, uint32_t pgno, uint64_t fram
          * the other installer's page (acquire) */
         if (atomic_compare_exchange_strong(&c->slots[(h + k) & c->mask], &expect, p))
             return p->buf.page;
-        if (expect->buf.pgno == pgno && expect->frame == frame) {
-            free(p); /* someone installed it meanwhile */
-            atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
-            return expect->buf.page;
-        }
+        if (expect->buf.pgno == pgno && expect->frame == frame)
+            return expect->buf.page; /* someone installed it meanwhile */
     }
     /* Every neighbour is taken: replace one, chosen by the page number. */
     cpage *old = atomic_exchange(&c->slots[(h + pgno % PROBES) & c->mask], p);
     if (old)
         retire(db, c, old);
     return p->buf.page;
+}
+
+static int has_room(en_cache *c) {
+    return atomic_load_explicit(&c->pages, memory_order_relaxed) < c->max_pages;
+}
+
+const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
+                              uint64_t frame) {
+    if (!has_room(c))
+        return NULL;
+    cpage *p = (cpage *)b;
+    ISLE_ASSERT(b->page == (uint8_t *)p + HDR);
+    /* b->next is left alone: the caller may be walking a chain through it */
+    b->pgno = pgno;
+    b->cached = 1;
+    p->frame = frame;
+    p->retire_seq = 0;
+    p->retire_next = NULL;
+    atomic_fetch_add_explicit(&c->pages, 1, memory_order_relaxed);
+    if (install(db, c, p) == b->page)
+        return b->page;
+    b->cached = 0;
+    atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
+    return NULL;
 }
 
 /* Removes the entry for (pgno, frame), if cached (writer). */

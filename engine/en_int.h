@@ -83,6 +83,12 @@ typedef struct en_buf {
     uint8_t *page;         /* page_size bytes, aligned */
     uint64_t frame;        /* dirty: the log frame it was committed in */
 } en_buf;
+/* Every en_buf is one block from posix_memalign(64, EN_BUF_HDR + page
+ * size): the header, then the page, so a page pointer finds its header and
+ * the cache can take a buffer over whole (en_cache_adopt). */
+#define EN_BUF_HDR 64u
+_Static_assert(sizeof(en_buf) <= EN_BUF_HDR, "buffer header fits");
+#define EN_BUF_OF(page) ((en_buf *)((uint8_t *)(page) - EN_BUF_HDR))
 
 /* The shared page cache (en_cache.c). */
 typedef struct en_cache en_cache;
@@ -91,9 +97,12 @@ void en_cache_free(en_cache *c);
 /* A verified page, or NULL; the page stays valid while the caller's
  * snapshot (reader slot) or write transaction lives. */
 const uint8_t *en_cache_get(en_cache *c, uint32_t pgno, uint64_t frame);
-/* Adds a verified page; returns the cache's copy, or NULL if not cached. */
-const uint8_t *en_cache_put(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame,
-                            const uint8_t *page);
+/* Installs buffer b itself (an en_buf of a transaction, holding a verified
+ * page) instead of a copy: on success the cache owns b (b->cached is set)
+ * and the page is returned; NULL when the cache is full or already holds
+ * the page, and b is still the caller's. */
+const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
+                              uint64_t frame);
 /* Writer: forget main-file page pgno / every log page; free what no
  * reader can still hold. */
 void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame);

@@ -13,10 +13,8 @@
 
 #include "en_int.h"
 
-/* An en_buf header sits in front of its page, so a page pointer finds it. */
-#define BUF_HDR 64u
-_Static_assert(sizeof(en_buf) <= BUF_HDR, "buffer header fits");
-#define BUF_OF(page) ((en_buf *)((uint8_t *)(page) - BUF_HDR))
+#define BUF_HDR EN_BUF_HDR
+#define BUF_OF EN_BUF_OF
 /* Spare buffers a transaction keeps for reuse. */
 #define SPARE_BUFS_MAX 64u
 
@@ -328,8 +326,8 @@ static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t 
         buf_put(t, b);
         return rc;
     }
-    if (db->cache && (cp = en_cache_put(db, db->cache, pgno, frame, b->page)) != NULL) {
-        buf_put(t, b);
+    if (db->cache && (cp = en_cache_adopt(db, db->cache, b, pgno, frame)) != NULL) {
+        t->bufs_live--; /* the cache's now */
         *page = cp;
         return 0;
     }
@@ -520,7 +518,8 @@ void en_pager_release_all(en_txn *t) {
     for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
         for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
             next = b->next;
-            free(b);
+            if (!b->cached) /* else the shared cache's since the commit */
+                free(b);
         }
     }
     free(t->dirty.slots);

@@ -240,8 +240,8 @@ static int write_dirty(en_txn *t, en_buf *b) {
  * their log frames, so the next transactions and readers need not read
  * them back.  (Only now: an aborted commit's frame numbers are reused.) */
 static int cache_dirty(en_txn *t, en_buf *b) {
-    if (t->db->cache)
-        en_cache_put(t->db, t->db->cache, b->pgno, b->frame, b->page);
+    if (t->db->cache) /* the buffer itself: the end of the transaction skips it */
+        en_cache_adopt(t->db, t->db->cache, b, b->pgno, b->frame);
     return 0;
 }
 

