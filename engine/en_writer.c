@@ -328,7 +328,10 @@ int en_write_sync(en_db *db, en_job_fn fn, void *arg) {
     pthread_cond_init(&j.done, NULL);
     pthread_mutex_lock(&db->q_lock);
     int rc = enqueue(db, &j, 1);
-    if (rc == 0) { /* spin a little before sleeping: see SPIN_NS */
+    /* Spin a little before sleeping (see SPIN_NS), unless other jobs are
+     * queued ahead: then the writer has work for longer than a spin, and
+     * spinning callers would only take the cores it needs. */
+    if (rc == 0 && db->queued == 1) {
         pthread_mutex_unlock(&db->q_lock);
         uint64_t until = mono_ns() + (uint64_t)spin_ns();
         /* acquire: pairs with job_finish's release */
