@@ -61,6 +61,7 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
                          d.what ? d.what : en_code_name(rc));
             break;
         }
+        en_map_invalidate(db, ref.pgno); /* before its bytes change */
         rc = os_write(db->file, (uint64_t)ref.pgno * db->page_size, page, db->page_size);
         if (db->cache) /* the main file's image of this page changes */
             en_cache_forget(db, db->cache, ref.pgno, 0);
@@ -74,6 +75,8 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
         rc = os_truncate(db->file, want); /* pages never written read as holes */
     if (rc == 0 && db->opt.sync != EN_SYNC_OFF && (rc = os_sync(db->file)) != 0)
         return en_latch(db, rc, "checkpoint: syncing the main file");
+    if (rc == 0) /* before the publish that sends readers to these pages */
+        en_map_extend(db, (uint32_t)((size > want ? size : want) / db->page_size));
     return rc;
 }
 

@@ -182,6 +182,7 @@ static void db_free(en_db *db) {
         wal_rctx_free(db->wal, db->rctx);
     if (db->wal)
         wal_close(db->wal);
+    en_map_close(db);
     if (db->file)
         os_close(db->file);
     en_snap_reclaim(db, 1);
@@ -221,6 +222,8 @@ int en_open_steps(en_db *db) {
         rc = en_checkpoint_locked(db);
         pthread_mutex_unlock(&db->write_lock);
     }
+    if (rc == 0)
+        en_map_open(db);
     return rc;
 }
 

@@ -110,6 +110,32 @@ void en_cache_forget_log(en_db *db, en_cache *c);
 /* Frees retired pages published before oldest_seq (UINT64_MAX: all). */
 void en_cache_reclaim(en_cache *c, uint64_t oldest_seq);
 
+/* The CD_PAGE_MASK_* bit of a page's type, 0 for types trees never hold. */
+static inline unsigned en_type_bit(const uint8_t *page) {
+    switch (cd_page_type(page)) {
+    case CD_PAGE_BRANCH: return CD_PAGE_MASK_BRANCH;
+    case CD_PAGE_LEAF: return CD_PAGE_MASK_LEAF;
+    case CD_PAGE_OVERFLOW: return CD_PAGE_MASK_OVERFLOW;
+    default: return 0;
+    }
+}
+
+/* The main file read in place (en_map.c). */
+typedef struct en_map en_map;
+/* Maps the main file if the vfs can (no map is not an error). */
+void en_map_open(en_db *db);
+void en_map_close(en_db *db);
+/* Writer, before a checkpoint writes page pgno: it must be verified again. */
+void en_map_invalidate(en_db *db, uint32_t pgno);
+/* Writer, after a checkpoint's writes: the file now holds `pages` pages
+ * (mapped anew when they pass the mapping). */
+void en_map_extend(en_db *db, uint32_t pages);
+/* Page pgno of the main file read in place and verified (once per write):
+ * 1 (*page set), 0 when it is not mapped (read it), or a failure. */
+int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page);
+/* 1 iff page points into a mapping (not an en_buf). */
+int en_map_owns(en_db *db, const uint8_t *page);
+
 /* Open-hash map pgno -> dirty en_buf, for the write transaction. */
 typedef struct en_dirty {
     en_buf **slots;
@@ -227,6 +253,8 @@ struct isle_db {
     _Atomic(en_snap *) current;
     _Atomic uint64_t pub_seq;     /* seq of the newest published snapshot */
     en_cache *cache;
+    _Atomic(struct en_map *) map;  /* the main file mapped (en_map.c), or NULL */
+    _Atomic uint32_t file_pages;   /* pages the main file holds */
     en_snap *retired;              /* writer only */
     _Atomic(en_snap *) slots[EN_READERS_MAX];
     _Atomic uint32_t nreaders;

@@ -294,26 +294,21 @@ static int check_pgno(en_txn *t, uint32_t pgno) {
     return 0;
 }
 
-static unsigned type_bit(const uint8_t *page) {
-    switch (cd_page_type(page)) {
-    case CD_PAGE_BRANCH: return CD_PAGE_MASK_BRANCH;
-    case CD_PAGE_LEAF: return CD_PAGE_MASK_LEAF;
-    case CD_PAGE_OVERFLOW: return CD_PAGE_MASK_OVERFLOW;
-    default: return 0;
-    }
-}
-
-/* A committed page for the transaction's snapshot: from the shared cache,
- * or read, verified and offered to the cache. */
+/* A committed page for the transaction's snapshot: in place from the
+ * mapped main file, from the shared cache, or read, verified and offered
+ * to the cache. */
 static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t **page) {
     en_db *db = t->db;
     wal_frame_ref ref;
     uint64_t frame = 0;
     if (t->max_frame && wal_find(db->wal, pgno, t->max_frame, &ref) == 0)
         frame = ref.frame;
+    int rc;
+    if (frame == 0 && (rc = en_map_page(db, pgno, mask, page)) != 0)
+        return rc < 0 ? rc : 0;
     const uint8_t *cp = db->cache ? en_cache_get(db->cache, pgno, frame) : NULL;
     if (cp) {
-        if (!(type_bit(cp) & mask))
+        if (!(en_type_bit(cp) & mask))
             return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
         *page = cp;
         return 0;
@@ -321,7 +316,7 @@ static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t 
     en_buf *b = buf_get(t);
     if (!b)
         return en_fail(CD_ENOMEM, "out of memory for a page buffer");
-    int rc = en_read_page(db, frame ? t->max_frame : 0, pgno, mask, b->page, t->rctx);
+    rc = en_read_page(db, frame ? t->max_frame : 0, pgno, mask, b->page, t->rctx);
     if (rc) {
         buf_put(t, b);
         return rc;
@@ -343,7 +338,7 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
     en_txn *t = ctx;
     en_buf *b = t->write ? en_dirty_find(&t->dirty, pgno) : NULL;
     if (b) {
-        if (!(type_bit(b->page) & mask))
+        if (!(en_type_bit(b->page) & mask))
             return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
         b->pins++;
         *page = b->page;
@@ -367,6 +362,8 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
 
 static void op_unpin(void *ctx, const uint8_t *page) {
     en_txn *t = ctx;
+    if (en_map_owns(t->db, page)) /* the file's own bytes: nothing to release */
+        return;
     en_buf *b = BUF_OF(page);
     if (b->cached) /* the cache's: reclaimed by snapshot sequence, not pins */
         return;
@@ -380,7 +377,9 @@ static void op_unpin(void *ctx, const uint8_t *page) {
 }
 
 static void op_pin(void *ctx, const uint8_t *page) {
-    (void)ctx;
+    en_txn *t = ctx;
+    if (en_map_owns(t->db, page))
+        return;
     en_buf *b = BUF_OF(page);
     if (!b->cached)
         b->pins++;

@@ -90,6 +90,14 @@ struct os_vfs {
     /* Memory for buffers and handles; alloc returns NULL when it fails. */
     void *(*alloc)(os_vfs *vfs, size_t size);
     void (*free)(os_vfs *vfs, void *p);
+    /*
+     * Optional (NULL: the file is only read with read).  Maps [0, len) of
+     * f read-only and shared, so that writes to the file show through;
+     * len may pass the file's end, but bytes past the end must never be
+     * touched (SIGBUS).  unmap undoes one map; the mapping outlives f.
+     */
+    int (*map)(os_file *f, size_t len, const void **addr);
+    void (*unmap)(os_vfs *vfs, const void *addr, size_t len);
 };
 
 /* A hint to the CPU inside a spin loop (x86: pause); otherwise nothing. */
@@ -141,6 +149,13 @@ static inline int os_size(os_file *f, uint64_t *size) {
     return f->vfs->size(f, size);
 }
 static inline int os_lock(os_file *f) { return f->vfs->lock(f); }
+/* CD_EINVAL when the vfs has no map. */
+static inline int os_map(os_file *f, size_t len, const void **addr) {
+    return f->vfs->map ? f->vfs->map(f, len, addr) : CD_EINVAL;
+}
+static inline void os_unmap(os_vfs *vfs, const void *addr, size_t len) {
+    vfs->unmap(vfs, addr, len);
+}
 static inline int os_remove(os_vfs *vfs, const char *path, os_err *err) {
     return vfs->remove(vfs, path, err);
 }

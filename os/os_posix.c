@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -191,6 +192,20 @@ static int px_size(os_file *f, uint64_t *size) {
     return 0;
 }
 
+static int px_map(os_file *f, size_t len, const void **addr) {
+    posix_file *pf = (posix_file *)f;
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, pf->fd, 0);
+    if (p == MAP_FAILED)
+        return file_fail(pf, "mmap", errno);
+    *addr = p;
+    return 0;
+}
+
+static void px_unmap(os_vfs *vfs, const void *addr, size_t len) {
+    (void)vfs;
+    munmap((void *)addr, len);
+}
+
 static int px_lock(os_file *f) {
     posix_file *pf = (posix_file *)f;
     int r;
@@ -324,6 +339,8 @@ static os_vfs posix_vfs = {
     .random = px_random,
     .alloc = px_alloc,
     .free = px_free,
+    .map = px_map,
+    .unmap = px_unmap,
 };
 
 os_vfs *os_vfs_default(void) { return &posix_vfs; }

@@ -1,0 +1,130 @@
+/*
+ * en_map.c: the main file read in place.  Readers take main-file pages
+ * straight from a read-only shared mapping instead of reading them into
+ * the cache: no copy, no cache lookup, and the operating system's page
+ * cache holds the file once.  Each page is verified (checksum, layout,
+ * type) the first time it is used after it was written, and a bit per
+ * page remembers that; a checkpoint clears a page's bit before it writes
+ * the page.  Log pages still go through the shared cache (en_cache.c).
+ *
+ * Why reading in place is safe: a checkpoint writes page P only when no
+ * live snapshot can reach the old image of P (en_ckpt.c), so no reader is
+ * looking at the bytes that change, and a reader of a later snapshot finds
+ * P's bit cleared and verifies the new image.  Pages past the end of the
+ * file are never touched (SIGBUS): file_pages bounds what is read here.
+ *
+ * The mapping is larger than the file (twice it, at least 1 GiB of
+ * address space, which costs no memory), so the file grows into it; when
+ * a checkpoint grows the file past it, a larger mapping replaces it and
+ * the old one stays mapped until close, since readers may hold its pages.
+ * A vfs without map (or a failed mmap) leaves db->map NULL: every page is
+ * then read into the cache as before.  Uses os/ and codec/.
+ */
+#include <stdlib.h>
+
+#include "en_int.h"
+
+#define MAP_MIN_BYTES (1ull << 30)
+
+struct en_map {
+    const uint8_t *base;
+    size_t len;
+    uint32_t pages;             /* len / page size */
+    _Atomic uint64_t *verified; /* a bit per page */
+    struct en_map *older;       /* mappings it replaced (writer, close) */
+};
+
+static en_map *map_new(en_db *db, uint64_t file_bytes) {
+    if (sizeof(void *) < 8)
+        return NULL; /* not enough address space to map files ahead */
+    uint64_t len = 2 * file_bytes;
+    if (len < MAP_MIN_BYTES)
+        len = MAP_MIN_BYTES;
+    len = (len + db->page_size - 1) / db->page_size * db->page_size;
+    uint64_t pages = len / db->page_size;
+    if (pages > UINT32_MAX)
+        return NULL;
+    en_map *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->verified = calloc((size_t)(pages + 63) / 64, sizeof *m->verified);
+    if (!m->verified || os_map(db->file, (size_t)len, (const void **)&m->base) != 0) {
+        free(m->verified);
+        free(m);
+        return NULL;
+    }
+    m->len = (size_t)len;
+    m->pages = (uint32_t)pages;
+    return m;
+}
+
+void en_map_open(en_db *db) {
+    uint64_t size;
+    if (os_size(db->file, &size) != 0)
+        return;
+    atomic_store(&db->file_pages, (uint32_t)(size / db->page_size));
+    /* release: the mapping's fields before its pointer */
+    atomic_store_explicit(&db->map, map_new(db, size), memory_order_release);
+}
+
+void en_map_close(en_db *db) {
+    for (en_map *m = atomic_load(&db->map), *older; m; m = older) {
+        older = m->older;
+        os_unmap(db->vfs, m->base, m->len);
+        free(m->verified);
+        free(m);
+    }
+    atomic_store(&db->map, NULL);
+}
+
+void en_map_invalidate(en_db *db, uint32_t pgno) {
+    for (en_map *m = atomic_load_explicit(&db->map, memory_order_relaxed); m; m = m->older)
+        if (pgno < m->pages)
+            atomic_fetch_and_explicit(&m->verified[pgno / 64], ~(1ull << (pgno % 64)),
+                                      memory_order_relaxed);
+}
+
+void en_map_extend(en_db *db, uint32_t pages) {
+    if (pages <= atomic_load_explicit(&db->file_pages, memory_order_relaxed))
+        return;
+    en_map *m = atomic_load_explicit(&db->map, memory_order_relaxed);
+    if (m && pages > m->pages) {
+        en_map *n = map_new(db, (uint64_t)pages * db->page_size);
+        if (!n) {
+            /* keep the old mapping; the pages past it are read instead */
+        } else {
+            n->older = m;
+            atomic_store_explicit(&db->map, n, memory_order_release);
+        }
+    }
+    /* release: published before any snapshot that reads these pages */
+    atomic_store_explicit(&db->file_pages, pages, memory_order_release);
+}
+
+int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
+    en_map *m = atomic_load_explicit(&db->map, memory_order_acquire);
+    if (!m || pgno >= m->pages ||
+        pgno >= atomic_load_explicit(&db->file_pages, memory_order_acquire))
+        return 0;
+    const uint8_t *p = m->base + (size_t)pgno * db->page_size;
+    uint64_t bit = 1ull << (pgno % 64);
+    if (atomic_load_explicit(&m->verified[pgno / 64], memory_order_relaxed) & bit) {
+        if (!(en_type_bit(p) & mask))
+            return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+    } else {
+        cd_diag d = {0};
+        if (cd_page_validate(p, db->page_size, pgno, mask, &d) != 0)
+            return en_fail(CD_ECORRUPT, "page %u is corrupt (main file): %s [cd %d, offset %zu]",
+                           pgno, d.what ? d.what : "?", d.line, d.offset);
+        atomic_fetch_or_explicit(&m->verified[pgno / 64], bit, memory_order_relaxed);
+    }
+    *page = p;
+    return 1;
+}
+
+int en_map_owns(en_db *db, const uint8_t *page) {
+    for (en_map *m = atomic_load_explicit(&db->map, memory_order_acquire); m; m = m->older)
+        if (page >= m->base && page < m->base + m->len)
+            return 1;
+    return 0;
+}
