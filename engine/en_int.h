@@ -133,6 +133,10 @@ void en_map_extend(en_db *db, uint32_t pages);
 /* Page pgno of the main file read in place and verified (once per write):
  * 1 (*page set), 0 when it is not mapped (read it), or a failure. */
 int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page);
+/* Mappings made since open (0: none); the smallest mapping, 1 GiB (tests
+ * lower it to see mappings replaced). */
+uint32_t en_map_count(en_db *db);
+extern uint64_t en_map_min_bytes;
 /* 1 iff page points into a mapping (not an en_buf). */
 int en_map_owns(en_db *db, const uint8_t *page);
 

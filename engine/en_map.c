@@ -24,7 +24,7 @@
 
 #include "en_int.h"
 
-#define MAP_MIN_BYTES (1ull << 30)
+uint64_t en_map_min_bytes = 1ull << 30;
 
 struct en_map {
     const uint8_t *base;
@@ -38,8 +38,8 @@ static en_map *map_new(en_db *db, uint64_t file_bytes) {
     if (sizeof(void *) < 8)
         return NULL; /* not enough address space to map files ahead */
     uint64_t len = 2 * file_bytes;
-    if (len < MAP_MIN_BYTES)
-        len = MAP_MIN_BYTES;
+    if (len < en_map_min_bytes)
+        len = en_map_min_bytes;
     len = (len + db->page_size - 1) / db->page_size * db->page_size;
     uint64_t pages = len / db->page_size;
     if (pages > UINT32_MAX)
@@ -120,6 +120,13 @@ int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
     }
     *page = p;
     return 1;
+}
+
+uint32_t en_map_count(en_db *db) {
+    uint32_t n = 0;
+    for (en_map *m = atomic_load_explicit(&db->map, memory_order_acquire); m; m = m->older)
+        n++;
+    return n;
 }
 
 int en_map_owns(en_db *db, const uint8_t *page) {
