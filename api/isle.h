@@ -160,7 +160,14 @@ typedef struct isle_options {
     int sync;                  /* ISLE_SYNC_*; default FULL */
     uint64_t checkpoint_bytes; /* checkpoint when the log passes this;
                                   0: 64 MiB */
-    size_t cache_bytes;        /* memory bound for pages; 0: 64 MiB */
+    size_t cache_bytes;        /* memory bound for the pages isle holds
+                                  (pages of the log, and a write
+                                  transaction's changed pages, each up to
+                                  this); 0: 64 MiB.  Pages of the main file
+                                  are read in place from a read-only
+                                  mapping: the operating system's page
+                                  cache holds them, shared, outside this
+                                  bound */
     int create;                /* create a missing database (default 1) */
     int queue;                 /* ISLE_QUEUE_FIFO (default), _PRIORITY, _CUSTOM */
     isle_queue_ops custom_queue; /* ISLE_QUEUE_CUSTOM: the application's queue */

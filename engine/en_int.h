@@ -15,8 +15,11 @@
  * Pages.  A snapshot reads a page from, in order: the write transaction's
  * dirty set (writers only), the log (wal_find bounded by the snapshot's
  * max_frame), the main file.  Every page read from disk is verified
- * (checksum, place, type).  A pinned page lives in an en_buf owned by the
- * transaction until unpinned.
+ * (checksum, place, type).  A log page lives in the shared cache
+ * (en_cache.c) or in an en_buf owned by the transaction until unpinned; a
+ * main-file page is read in place from the file's mapping (en_map.c),
+ * verified once per checkpoint that writes it, or like a log page when the
+ * file is not mapped.
  *
  * Free pages.  The committed free list (every page not reachable from the
  * newest commit) is kept in memory as `free_all`, in the order of its

@@ -9,7 +9,11 @@
  *
  * FORMAT VERSION 1 (WAL_FORMAT_VERSION).  All integers little-endian.
  * P is the database's page size.  The file is a header area of 1024 bytes
- * followed by frames, back to back from offset 1024.
+ * followed by frames, back to back from offset 1024, then zeros: the file
+ * grows ahead of the log in steps of WAL_GROW_STEP written zeros, so that
+ * commits write into blocks that already exist (wal_append.c).  Bytes
+ * after the log's end may also be frames of an older generation, when a
+ * reset kept the file.
  *
  * Header area: two copies of the header, at offsets 0 and 512, each in its
  * own 512-byte sector, written together and synced at creation and at every
