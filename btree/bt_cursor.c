@@ -155,7 +155,7 @@ int bt_cursor_seek(bt_cursor *cur, const void *key, uint32_t klen) {
     if (cur->root == 0)
         return CD_ENOTFOUND;
     bt_path path;
-    rc = bt_descend(cur->pager, cur->root, key, klen, &path, &exact);
+    rc = bt_descend(cur->pager, cur->root, key, klen, 0, &path, &exact);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < path.depth; i++)

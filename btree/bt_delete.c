@@ -211,7 +211,7 @@ int bt_del(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen)
     if (tree->root == 0)
         return CD_ENOTFOUND;
     bt_wctx w = {.pg = pager, .tree = tree};
-    rc = bt_descend(pager, tree->root, key, klen, &w.path, &exact);
+    rc = bt_descend(pager, tree->root, key, klen, 0, &w.path, &exact);
     if (rc)
         return rc;
     if (!exact) {

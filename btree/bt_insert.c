@@ -145,7 +145,7 @@ int bt_put(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen,
         !(cell = malloc(bt_inline_cell_max(pager->page_size))))
         return CD_ENOMEM;
     if (tree->root != 0) {
-        rc = bt_descend(pager, tree->root, key, klen, &w.path, &exact);
+        rc = bt_descend(pager, tree->root, key, klen, 1, &w.path, &exact);
         if (rc)
             goto out;
         bt_frame *leaf = &w.path.f[w.path.depth - 1];

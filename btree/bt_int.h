@@ -75,9 +75,11 @@ int bt_key_check(const void *key, uint32_t klen);
  * at the leaf, the slot of the first key >= key (*exact set if equal).
  * CD_ECORRUPT past BT_DEPTH_MAX levels or when a child repeats a page of
  * the path.  On failure nothing stays pinned and path->depth is 0.
+ * for_insert: each page is searched from its last key first (ascending
+ * inserts then cost one compare per level).
  */
 int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen,
-               bt_path *path, int *exact);
+               int for_insert, bt_path *path, int *exact);
 /* Unpins every page of the path; depth becomes 0. */
 void bt_path_release(const bt_pager *pg, bt_path *path);
 /* 1 iff pgno is one of the first `levels` pages of the path. */

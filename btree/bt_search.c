@@ -69,7 +69,7 @@ int bt_path_has(const bt_path *path, uint32_t levels, uint32_t pgno) {
 }
 
 int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen,
-               bt_path *path, int *exact) {
+               int for_insert, bt_path *path, int *exact) {
     uint32_t pgno = root;
     int rc = 0;
     path->depth = 0;
@@ -89,7 +89,8 @@ int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen
         fr->pgno = pgno;
         fr->writable = 0;
         int eq;
-        unsigned i = cd_page_search(page, key, klen, &eq);
+        unsigned i = for_insert ? cd_page_search_append(page, key, klen, &eq)
+                                : cd_page_search(page, key, klen, &eq);
         if (cd_page_type(page) == CD_PAGE_LEAF) {
             fr->idx = i;
             *exact = eq;
@@ -149,7 +150,7 @@ int bt_get(const bt_pager *pager, const bt_tree *tree, const void *key,
         return CD_ENOTFOUND;
     bt_path path;
     int exact;
-    rc = bt_descend(pager, tree->root, key, klen, &path, &exact);
+    rc = bt_descend(pager, tree->root, key, klen, 0, &path, &exact);
     if (rc)
         return rc;
     bt_frame *leaf = &path.f[path.depth - 1];

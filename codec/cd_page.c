@@ -241,30 +241,43 @@ static const uint8_t *cell_key(const uint8_t *page, unsigned i, uint32_t *klen) 
     return p + a + b + 1;
 }
 
-unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
-                        int *exact) {
-    unsigned lo = 0, hi = cd_page_n(page);
-    *exact = 0;
-    if (hi > 0) { /* ascending inserts land past the last key: one compare */
-        uint32_t llen;
-        const uint8_t *last = cell_key(page, hi - 1, &llen);
-        if (cd_key_cmp(last, llen, key, klen) < 0)
-            return hi;
-    }
+/* Keys within a page are unique, so an equal key ends the search. */
+static unsigned search_range(const uint8_t *page, unsigned lo, unsigned hi, const void *key,
+                             uint32_t klen, int *exact) {
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         uint32_t mlen;
         const uint8_t *mkey = cell_key(page, mid, &mlen);
         int c = cd_key_cmp(mkey, mlen, key, klen);
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            if (c == 0)
-                *exact = 1;
-            hi = mid;
+        if (c == 0) {
+            *exact = 1;
+            return mid;
         }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
+}
+
+unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
+                        int *exact) {
+    *exact = 0;
+    return search_range(page, 0, cd_page_n(page), key, klen, exact);
+}
+
+unsigned cd_page_search_append(const uint8_t *page, const void *key, uint32_t klen,
+                               int *exact) {
+    unsigned n = cd_page_n(page);
+    *exact = 0;
+    if (n > 0) { /* ascending inserts land past the last key: one compare */
+        uint32_t llen;
+        const uint8_t *last = cell_key(page, n - 1, &llen);
+        if (cd_key_cmp(last, llen, key, klen) < 0)
+            return n;
+    }
+    return search_range(page, 0, n, key, klen, exact);
 }
 
 uint32_t cd_branch_child(const uint8_t *page, unsigned i) {

@@ -290,6 +290,11 @@ int cd_branch_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
  */
 unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
                         int *exact);
+/* The same, trying the last key first: for inserts, which mostly come in
+ * ascending order (one compare instead of a search); a lookup would pay a
+ * cache miss for it. */
+unsigned cd_page_search_append(const uint8_t *page, const void *key, uint32_t klen,
+                               int *exact);
 /* For a branch page: the child page to descend to for key. */
 uint32_t cd_branch_child_for(const uint8_t *page, const void *key,
                              uint32_t klen);
