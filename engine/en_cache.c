@@ -27,7 +27,7 @@
 #define HDR EN_BUF_HDR /* a cached page is an en_buf block (en_cache_adopt) */
 
 typedef struct cpage {
-    en_buf buf;            /* so unpin finds `cached` through BUF_OF */
+    en_buf buf;            /* so unpin finds `cached` through EN_BUF_OF */
     uint64_t frame;
     uint64_t retire_seq;
     struct cpage *retire_next;

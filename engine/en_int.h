@@ -113,15 +113,11 @@ void en_cache_forget_log(en_db *db, en_cache *c);
 /* Frees retired pages published before oldest_seq (UINT64_MAX: all). */
 void en_cache_reclaim(en_cache *c, uint64_t oldest_seq);
 
-/* The CD_PAGE_MASK_* bit of a page's type, 0 for types trees never hold. */
-static inline unsigned en_type_bit(const uint8_t *page) {
-    switch (cd_page_type(page)) {
-    case CD_PAGE_BRANCH: return CD_PAGE_MASK_BRANCH;
-    case CD_PAGE_LEAF: return CD_PAGE_MASK_LEAF;
-    case CD_PAGE_OVERFLOW: return CD_PAGE_MASK_OVERFLOW;
-    default: return 0;
-    }
-}
+/* 0 if the type of a page already verified is in mask (CD_PAGE_MASK_*),
+ * else CD_ECORRUPT with the message (en_pager.c). */
+int en_page_type_check(const uint8_t *page, uint32_t pgno, unsigned mask);
+/* CD_ECORRUPT with a message naming page pgno, where it was read and d. */
+int en_page_corrupt(uint32_t pgno, const char *where, const cd_diag *d);
 
 /* The main file read in place (en_map.c). */
 typedef struct en_map en_map;

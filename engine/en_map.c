@@ -109,13 +109,13 @@ int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
     const uint8_t *p = m->base + (size_t)pgno * db->page_size;
     uint64_t bit = 1ull << (pgno % 64);
     if (atomic_load_explicit(&m->verified[pgno / 64], memory_order_relaxed) & bit) {
-        if (!(en_type_bit(p) & mask))
-            return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+        int rc = en_page_type_check(p, pgno, mask);
+        if (rc)
+            return rc;
     } else {
         cd_diag d = {0};
         if (cd_page_validate(p, db->page_size, pgno, mask, &d) != 0)
-            return en_fail(CD_ECORRUPT, "page %u is corrupt (main file): %s [cd %d, offset %zu]",
-                           pgno, d.what ? d.what : "?", d.line, d.offset);
+            return en_page_corrupt(pgno, "main file", &d);
         atomic_fetch_or_explicit(&m->verified[pgno / 64], bit, memory_order_relaxed);
     }
     *page = p;

@@ -13,8 +13,6 @@
 
 #include "en_int.h"
 
-#define BUF_HDR EN_BUF_HDR
-#define BUF_OF EN_BUF_OF
 /* Spare buffers a transaction keeps for reuse. */
 #define SPARE_BUFS_MAX 64u
 
@@ -25,10 +23,10 @@ static en_buf *buf_get(en_txn *t) {
         t->nspare--;
     } else {
         uint8_t *mem = NULL;
-        if (posix_memalign((void **)&mem, 64, BUF_HDR + t->db->page_size) != 0)
+        if (posix_memalign((void **)&mem, 64, EN_BUF_HDR + t->db->page_size) != 0)
             return NULL;
         b = (en_buf *)mem;
-        b->page = mem + BUF_HDR;
+        b->page = mem + EN_BUF_HDR;
     }
     b->next = NULL;
     b->pins = 0;
@@ -253,7 +251,7 @@ static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *pa
 
 /* ---- reading from disk ---------------------------------------------------- */
 
-static int corrupt(uint32_t pgno, const char *where, const cd_diag *d) {
+int en_page_corrupt(uint32_t pgno, const char *where, const cd_diag *d) {
     return en_fail(CD_ECORRUPT, "page %u is corrupt (%s): %s [cd %d, offset %zu]",
                    pgno, where, d->what ? d->what : "?", d->line, d->offset);
 }
@@ -266,12 +264,12 @@ int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
     if (max_frame && wal_find(db->wal, pgno, max_frame, &ref) == 0) {
         rc = wal_read_page(db->wal, &ref, buf, rctx, &d);
         if (rc == CD_ECORRUPT)
-            return corrupt(pgno, "log frame", &d);
+            return en_page_corrupt(pgno, "log frame", &d);
         if (rc)
             return en_fail(rc, "reading page %u from the log: %s", pgno,
                            d.what ? d.what : "I/O error");
         rc = cd_page_validate(buf, db->page_size, pgno, mask, &d);
-        return rc ? corrupt(pgno, "log", &d) : 0;
+        return rc ? en_page_corrupt(pgno, "log", &d) : 0;
     }
     size_t got = 0;
     rc = os_read(db->file, (uint64_t)pgno * db->page_size, buf, db->page_size, &got);
@@ -279,13 +277,24 @@ int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
         return en_fail(rc, "reading page %u: %s", pgno, os_file_error(db->file));
     if (got != db->page_size) {
         d.what = "page lies beyond the end of the file";
-        return corrupt(pgno, "main file", &d);
+        return en_page_corrupt(pgno, "main file", &d);
     }
     rc = cd_page_validate(buf, db->page_size, pgno, mask, &d);
-    return rc ? corrupt(pgno, "main file", &d) : 0;
+    return rc ? en_page_corrupt(pgno, "main file", &d) : 0;
 }
 
 /* ---- bt_pager ops ---------------------------------------------------------- */
+
+int en_page_type_check(const uint8_t *page, uint32_t pgno, unsigned mask) {
+    unsigned bit;
+    switch (cd_page_type(page)) {
+    case CD_PAGE_BRANCH: bit = CD_PAGE_MASK_BRANCH; break;
+    case CD_PAGE_LEAF: bit = CD_PAGE_MASK_LEAF; break;
+    case CD_PAGE_OVERFLOW: bit = CD_PAGE_MASK_OVERFLOW; break;
+    default: bit = 0; break;
+    }
+    return bit & mask ? 0 : en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+}
 
 static int check_pgno(en_txn *t, uint32_t pgno) {
     if (pgno < CD_FIRST_DATA_PGNO || pgno >= t->st.page_count)
@@ -308,8 +317,8 @@ static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t 
         return rc < 0 ? rc : 0;
     const uint8_t *cp = db->cache ? en_cache_get(db->cache, pgno, frame) : NULL;
     if (cp) {
-        if (!(en_type_bit(cp) & mask))
-            return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+        if ((rc = en_page_type_check(cp, pgno, mask)) != 0)
+            return rc;
         *page = cp;
         return 0;
     }
@@ -338,8 +347,9 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
     en_txn *t = ctx;
     en_buf *b = t->write ? en_dirty_find(&t->dirty, pgno) : NULL;
     if (b) {
-        if (!(en_type_bit(b->page) & mask))
-            return en_fail(CD_ECORRUPT, "page %u has the wrong type for its place", pgno);
+        int rc = en_page_type_check(b->page, pgno, mask);
+        if (rc)
+            return rc;
         b->pins++;
         *page = b->page;
         return 0;
@@ -364,7 +374,7 @@ static void op_unpin(void *ctx, const uint8_t *page) {
     en_txn *t = ctx;
     if (en_map_owns(t->db, page)) /* the file's own bytes: nothing to release */
         return;
-    en_buf *b = BUF_OF(page);
+    en_buf *b = EN_BUF_OF(page);
     if (b->cached) /* the cache's: reclaimed by snapshot sequence, not pins */
         return;
     ISLE_VERIFY(b->pins > 0);
@@ -380,7 +390,7 @@ static void op_pin(void *ctx, const uint8_t *page) {
     en_txn *t = ctx;
     if (en_map_owns(t->db, page))
         return;
-    en_buf *b = BUF_OF(page);
+    en_buf *b = EN_BUF_OF(page);
     if (!b->cached)
         b->pins++;
 }
