@@ -234,9 +234,9 @@ int en_free_commit(en_txn *t) {
     return rc;
 }
 
-/* Writes the changed chain pages into the log as part of the commit. */
-int en_free_write_chain(en_txn *t) {
-    en_db *db = t->db;
+/* Writes the changed chain pages into the log as part of log transaction
+ * txn. */
+int en_free_write_chain(en_db *db, uint64_t txn) {
     uint32_t cap = chain_cap(db);
     uint8_t *page = NULL;
     int rc = 0;
@@ -245,12 +245,12 @@ int en_free_write_chain(en_txn *t) {
             continue;
         if (!page && posix_memalign((void **)&page, 64, db->page_size) != 0)
             return en_fail(CD_ENOMEM, "out of memory writing the free list");
-        cd_page_init(page, db->page_size, CD_PAGE_FREELIST, db->chain[i], t->st.txn);
+        cd_page_init(page, db->page_size, CD_PAGE_FREELIST, db->chain[i], txn);
         for (uint32_t k = i * cap; k < db->nfree && k < (i + 1) * cap; k++)
             cd_freelist_push(page, db->page_size, db->free_all[k]);
         cd_page_set_aux0(page, i + 1 < db->nchain ? db->chain[i + 1] : 0);
         cd_page_seal(page, db->page_size);
-        rc = wal_append_page(db->wal, t->st.txn, db->chain[i], page);
+        rc = wal_append_page(db->wal, txn, db->chain[i], page);
         if (rc)
             rc = en_fail(rc, "writing free-list page %u to the log", db->chain[i]);
         else

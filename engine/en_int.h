@@ -13,7 +13,8 @@
  * it, and the oldest snapshot held by any slot bounds page reuse.
  *
  * Pages.  A snapshot reads a page from, in order: the write transaction's
- * dirty set (writers only), the log (wal_find bounded by the snapshot's
+ * dirty set (writers only), the commit group's pages not yet in the log
+ * (writers only: en_txn.c), the log (wal_find bounded by the snapshot's
  * max_frame), the main file.  Every page read from disk is verified
  * (checksum, place, type).  A log page lives in the shared cache
  * (en_cache.c) or in an en_buf owned by the transaction until unpinned; a
@@ -23,9 +24,10 @@
  *
  * Free pages.  The committed free list (every page not reachable from the
  * newest commit) is kept in memory as `free_all`, in the order of its
- * persisted form: a chain of free-list pages rewritten in place at commit
- * (readers never read them).  Pages freed by transaction T are "pending"
- * until no snapshot older than T remains, then "reusable".
+ * persisted form: a chain of free-list pages rewritten in place when a
+ * commit group is logged (readers never read them).  Pages freed by
+ * transaction T are "pending" until no snapshot older than T remains, then
+ * "reusable".
  */
 #ifndef ISLE_EN_INT_H
 #define ISLE_EN_INT_H
@@ -82,6 +84,8 @@ typedef struct en_buf {
     uint8_t fresh;         /* dirty: allocated in this transaction */
     uint8_t cached;        /* a shared cache page (en_cache.c): not owned */
     uint8_t live;          /* a pinned read copy, in the transaction's live set */
+    uint8_t group;         /* committed in the current group, not yet in the
+                              log: the db's (group_pages), not the txn's */
     uint32_t live_idx;     /* its index there */
     uint8_t *page;         /* page_size bytes, aligned */
     uint64_t frame;        /* dirty: the log frame it was committed in */
@@ -299,10 +303,11 @@ struct isle_db {
     atomic_int open_state;        /* 0 opening, 1 open, < 0 the open error */
     char open_msg[256];
 
-    /* commit groups: commits logged but not yet synced and published */
+    /* commit groups: commits not yet synced and published (en_txn.c) */
     en_snap *group_snap;
     uint32_t group_txns;
-    int group_sync_rc;
+    en_dirty group_pages;         /* their pages, not yet in the log */
+    uint32_t group_unlogged;      /* commits since the group's last log write */
 
     /* watchers (en_watch.c) */
     pthread_mutex_t watch_lock;
@@ -355,6 +360,10 @@ void en_group_begin(en_db *db);
 int en_group_end(en_db *db);
 int en_group_finish(en_db *db);
 int en_commit_group(en_txn *t);
+/* Writes the group's unlogged commits to the log as one transaction. */
+int en_group_log(en_db *db);
+/* Frees the group's pages (at close). */
+void en_group_destroy(en_db *db);
 
 /* en_writer.c */
 int en_writer_start(en_db *db);
@@ -369,6 +378,10 @@ void en_pager_release_all(en_txn *t);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
                  uint8_t *buf, void *rctx);
 en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);
+/* Room for n more entries, so that as many en_dirty_add cannot fail. */
+int en_dirty_reserve(en_dirty *d, uint32_t n);
+int en_dirty_add(en_dirty *d, en_buf *b);
+void en_dirty_remove(en_dirty *d, en_buf *b);
 int en_dirty_each(en_txn *t, int (*fn)(en_txn *t, en_buf *b));
 extern const bt_pager_ops en_pager_ops;
 
@@ -380,7 +393,7 @@ int en_free_release(en_txn *t, uint32_t pgno, int fresh);
 int en_free_commit(en_txn *t);
 void en_free_abort(en_txn *t);
 void en_free_promote(en_db *db, uint64_t oldest_reader_txn);
-int en_free_write_chain(en_txn *t);
+int en_free_write_chain(en_db *db, uint64_t txn);
 
 /* en_txn.c */
 /* What the reader slots hold, in one pass (en_readers_scan). */

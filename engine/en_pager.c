@@ -3,7 +3,8 @@
  * and page reads from disk.
  *
  * A page read for a snapshot comes from the write transaction's dirty set
- * (writers), else the newest log frame the snapshot can see, else the main
+ * (writers), else the commit group's unlogged pages (writers), else the
+ * newest log frame the snapshot can see, else the main
  * file; it is verified before anyone sees it and lives in an en_buf pinned
  * by the caller.  Copy-on-write (dirty) copies a page to a page number
  * taken from the free-page manager and frees the old number, which stays
@@ -33,6 +34,7 @@ static en_buf *buf_get(en_txn *t) {
     b->fresh = 0;
     b->cached = 0;
     b->live = 0;
+    b->group = 0;
     t->bufs_live++;
     return b;
 }
@@ -91,8 +93,10 @@ en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno) {
     return NULL;
 }
 
-static int dirty_grow(en_dirty *d) {
+static int dirty_grow(en_dirty *d, uint32_t want) {
     uint32_t n = d->slots ? (d->mask + 1) * 2 : 256;
+    while (n <= want)
+        n *= 2;
     en_buf **slots = calloc(n, sizeof *slots);
     if (!slots)
         return CD_ENOMEM;
@@ -109,8 +113,16 @@ static int dirty_grow(en_dirty *d) {
     return 0;
 }
 
-static int dirty_add(en_dirty *d, en_buf *b) {
-    if ((!d->slots || d->count >= d->mask) && dirty_grow(d) != 0)
+int en_dirty_reserve(en_dirty *d, uint32_t n) {
+    if (d->slots && (uint64_t)d->count + n < d->mask)
+        return 0;
+    if ((uint64_t)d->count + n >= (1u << 30))
+        return CD_ENOMEM;
+    return dirty_grow(d, d->count + n);
+}
+
+int en_dirty_add(en_dirty *d, en_buf *b) {
+    if ((!d->slots || d->count >= d->mask) && dirty_grow(d, 0) != 0)
         return CD_ENOMEM;
     en_buf **head = &d->slots[hash_pgno(b->pgno) & d->mask];
     b->next = *head;
@@ -119,7 +131,7 @@ static int dirty_add(en_dirty *d, en_buf *b) {
     return 0;
 }
 
-static void dirty_remove(en_dirty *d, en_buf *b) {
+void en_dirty_remove(en_dirty *d, en_buf *b) {
     for (en_buf **p = &d->slots[hash_pgno(b->pgno) & d->mask]; *p; p = &(*p)->next) {
         if (*p == b) {
             *p = b->next;
@@ -205,6 +217,17 @@ static int maybe_spill(en_txn *t) {
     en_db *db = t->db;
     if ((uint64_t)t->dirty.count * db->page_size <= db->opt.cache_bytes)
         return 0;
+    if (db->group_unlogged) {
+        /* The group's commits go first: the frames of one log transaction
+         * are contiguous.  This transaction's snapshot is their state, so
+         * it reads them from the log now. */
+        int rc = en_group_log(db);
+        if (rc) {
+            t->failed = 1;
+            return rc;
+        }
+        t->max_frame = wal_max_frame(db->wal);
+    }
     for (uint32_t i = 0; i <= t->dirty.mask; i++) {
         for (en_buf **p = &t->dirty.slots[i]; *p;) {
             en_buf *b = *p;
@@ -308,6 +331,13 @@ static int check_pgno(en_txn *t, uint32_t pgno) {
  * to the cache. */
 static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t **page) {
     en_db *db = t->db;
+    en_buf *g = t->write ? en_dirty_find(&db->group_pages, pgno) : NULL;
+    if (g) { /* committed earlier in this group, not yet in the log */
+        int rc = en_page_type_check(g->page, pgno, mask);
+        if (rc == 0)
+            *page = g->page;
+        return rc;
+    }
     wal_frame_ref ref;
     uint64_t frame = 0;
     if (t->max_frame && wal_find(db->wal, pgno, t->max_frame, &ref) == 0)
@@ -375,7 +405,7 @@ static void op_unpin(void *ctx, const uint8_t *page) {
     if (en_map_owns(t->db, page)) /* the file's own bytes: nothing to release */
         return;
     en_buf *b = EN_BUF_OF(page);
-    if (b->cached) /* the cache's: reclaimed by snapshot sequence, not pins */
+    if (b->cached || b->group) /* the cache's or the group's, not pinned */
         return;
     ISLE_VERIFY(b->pins > 0);
     /* By identity: a read copy of a page whose number is also dirty (a
@@ -391,7 +421,7 @@ static void op_pin(void *ctx, const uint8_t *page) {
     if (en_map_owns(t->db, page))
         return;
     en_buf *b = EN_BUF_OF(page);
-    if (!b->cached)
+    if (!b->cached && !b->group)
         b->pins++;
 }
 
@@ -403,7 +433,7 @@ static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
     b->pgno = pgno;
     b->fresh = 1;
     b->pins = 1;
-    if (dirty_add(&t->dirty, b) != 0) {
+    if (en_dirty_add(&t->dirty, b) != 0) {
         b->pins = 0;
         buf_put(t, b);
         return en_fail(CD_ENOMEM, "out of memory for the dirty page table");
@@ -447,7 +477,7 @@ static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page
         if (rc == 0 && (rc = spill_read(t, s, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW,
                                         b->page)) != 0) {
             b->pins = 0;
-            dirty_remove(&t->dirty, b);
+            en_dirty_remove(&t->dirty, b);
             buf_put(t, b);
         }
         if (rc)
@@ -482,7 +512,7 @@ static int op_free(void *ctx, uint32_t pgno) {
     en_txn *t = ctx;
     en_buf *b = en_dirty_find(&t->dirty, pgno);
     if (b) {
-        dirty_remove(&t->dirty, b);
+        en_dirty_remove(&t->dirty, b);
         if (b->pins == 0) {
             buf_put(t, b);
         } else {

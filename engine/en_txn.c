@@ -226,48 +226,125 @@ int en_write_begin(en_db *db, en_txn **out) {
     return 0;
 }
 
-/* Seals a dirty page and appends it to the log. */
-static int write_dirty(en_txn *t, en_buf *b) {
-    cd_page_set_txn(b->page, t->st.txn);
-    cd_page_seal(b->page, t->db->page_size);
-    wal_frame_ref ref;
-    int rc = wal_append_page_ref(t->db->wal, t->st.txn, b->pgno, b->page, &ref);
-    b->frame = ref.frame;
-    return rc ? en_fail(rc, "writing page %u to the log", b->pgno) : 0;
-}
-
-/* After a commit: the transaction's pages go into the shared cache under
- * their log frames, so the next transactions and readers need not read
- * them back.  (Only now: an aborted commit's frame numbers are reused.) */
-static int cache_dirty(en_txn *t, en_buf *b) {
-    if (t->db->cache) /* the buffer itself: the end of the transaction skips it */
-        en_cache_adopt(t->db, t->db->cache, b, b->pgno, b->frame);
-    return 0;
-}
-
 int en_latch(en_db *db, int rc, const char *what) {
     atomic_store(&db->latched, 1);
     return en_fail(rc, "%s failed (%s): the handle refuses writes until reopened",
                    what, en_code_name(rc));
 }
 
-/* The part of a commit after which a failure latches the handle. */
-static int commit_log(en_txn *t) {
-    en_db *db = t->db;
+/*
+ * The group's pages.  A commit does not write its pages to the log: they
+ * join db->group_pages (committed, not yet logged), where the group's next
+ * transactions read them, and a page that a later transaction of the group
+ * frees is dropped unwritten, since no published snapshot and no commit
+ * record can reach it.  en_group_log then writes the pages left, the
+ * changed free-list pages and one commit record holding the group's last
+ * state, all under that state's transaction id: transactions of a group
+ * that rewrite the same path of a tree write it once.  Nothing of the group
+ * is acknowledged before its log sync, so a crash finds all of the
+ * group's commits or none written after the last sync (each whole).
+ */
+static void group_drop(en_db *db) {
+    en_dirty *g = &db->group_pages;
+    for (uint32_t i = 0; g->slots && i <= g->mask; i++) {
+        for (en_buf *b = g->slots[i], *next; b; b = next) {
+            next = b->next;
+            free(b);
+        }
+        g->slots[i] = NULL;
+    }
+    g->count = 0;
+    db->group_unlogged = 0;
+}
+
+void en_group_destroy(en_db *db) {
+    group_drop(db);
+    free(db->group_pages.slots);
+    memset(&db->group_pages, 0, sizeof db->group_pages);
+}
+
+int en_group_log(en_db *db) {
+    if (atomic_load(&db->latched)) {
+        group_drop(db);
+        return en_fail(CD_EREOPEN, "a write failed earlier: close and reopen the database");
+    }
+    if (!db->group_unlogged)
+        return 0;
+    en_dirty *g = &db->group_pages;
+    uint64_t txn = db->state.txn;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && g->slots && i <= g->mask; i++) {
+        for (en_buf *b = g->slots[i]; rc == 0 && b; b = b->next) {
+            wal_frame_ref ref;
+            rc = wal_append_page_ref(db->wal, txn, b->pgno, b->page, &ref);
+            b->frame = ref.frame;
+            if (rc)
+                rc = en_fail(rc, "writing page %u to the log", b->pgno);
+        }
+    }
+    if (rc == 0)
+        rc = en_free_write_chain(db, txn);
     uint8_t payload[EN_PAYLOAD_SIZE];
-    int rc = en_free_commit(t);
-    if (rc == 0)
-        rc = en_dirty_each(t, write_dirty);
-    if (rc == 0)
-        rc = en_free_write_chain(t);
-    t->st.next_txn = t->st.txn + 1;
-    en_state_encode(&t->st, payload);
-    if (rc == 0 && (rc = wal_append_commit(db->wal, t->st.txn, payload, sizeof payload)) != 0)
+    en_state_encode(&db->state, payload);
+    if (rc == 0 && (rc = wal_append_commit(db->wal, txn, payload, sizeof payload)) != 0)
         rc = en_fail(rc, "writing the commit record to the log");
     if (rc) {
         wal_abort(db->wal);
+        group_drop(db);
         return en_latch(db, rc, "writing the commit");
     }
+    /* Into the shared cache under their frames, so that the next
+     * transactions and readers need not read them back. */
+    for (uint32_t i = 0; g->slots && i <= g->mask; i++) {
+        for (en_buf *b = g->slots[i], *next; b; b = next) {
+            next = b->next; /* adopt leaves it; a free does not */
+            b->group = 0;
+            if (!db->cache || !en_cache_adopt(db, db->cache, b, b->pgno, b->frame))
+                free(b);
+        }
+        g->slots[i] = NULL;
+    }
+    g->count = 0;
+    db->group_unlogged = 0;
+    return 0;
+}
+
+/* Moves the committed transaction's pages into the group's, sealed, and
+ * drops the group's pages it freed.  Cannot fail: the room was reserved. */
+static void group_take(en_txn *t) {
+    en_db *db = t->db;
+    en_dirty *g = &db->group_pages;
+    for (uint32_t i = 0; g->count && i < t->nfreed; i++) {
+        en_buf *b = en_dirty_find(g, t->freed[i]);
+        if (b) {
+            en_dirty_remove(g, b);
+            free(b);
+        }
+    }
+    for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
+        for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
+            next = b->next;
+            cd_page_set_txn(b->page, t->st.txn);
+            cd_page_seal(b->page, db->page_size);
+            b->pins = 0;
+            b->group = 1;
+            en_dirty_add(g, b);
+        }
+        t->dirty.slots[i] = NULL;
+    }
+    t->dirty.count = 0;
+    db->group_unlogged++;
+}
+
+/* The part of a commit after which a failure latches the handle. */
+static int commit_log(en_txn *t) {
+    int rc = en_free_commit(t);
+    t->st.next_txn = t->st.txn + 1;
+    if (rc) {
+        wal_abort(t->db->wal);
+        return en_latch(t->db, rc, "writing the commit");
+    }
+    group_take(t);
     return 0;
 }
 
@@ -287,10 +364,17 @@ static int auto_checkpoint(en_db *db) {
     return en_checkpoint_locked(db);
 }
 
+/* The group's unlogged pages are logged past this many bytes. */
+static uint64_t group_bytes_max(const en_db *db) {
+    uint64_t max = EN_GROUP_BYTES_MAX / 2;
+    return db->opt.cache_bytes < max ? db->opt.cache_bytes : max;
+}
+
 /*
- * Commits t to the log as part of the current commit group: the log sync
- * (FULL) and the publication to readers wait for en_group_finish, which the
- * writer calls once per group, so several transactions share one sync.
+ * Commits t as part of the current commit group: its pages join the
+ * group's; the log write, the log sync (FULL) and the publication to
+ * readers wait for en_group_finish, which the writer calls once per group,
+ * so several transactions share one log write and one sync.
  * The writer's own state moves on at once: the group's next transaction
  * builds on this one.  Ends t either way.
  */
@@ -314,6 +398,10 @@ int en_commit_group(en_txn *t) {
     en_snap *snap = NULL;
     if (rc == 0 && changed && !(snap = calloc(1, sizeof *snap)))
         rc = en_fail(CD_ENOMEM, "out of memory publishing a snapshot");
+    if (rc == 0 && changed && en_dirty_reserve(&db->group_pages, t->dirty.count) != 0) {
+        free(snap);
+        rc = en_fail(CD_ENOMEM, "out of memory for the commit group's pages");
+    }
     if (rc) {
         en_txn_end(t);
         return rc;
@@ -324,11 +412,16 @@ int en_commit_group(en_txn *t) {
         } else {
             db->state = t->st;
             db->n_commits++;
-            en_dirty_each(t, cache_dirty);
             free(db->group_snap); /* superseded before it was published */
             db->group_snap = snap;
             db->group_txns++;
             en_notes_commit(t);
+            /* Spilled frames of this transaction are open in the log: they
+             * are logged now, before another transaction can abort them.
+             * A group holding much is logged too (it is memory). */
+            if (t->nspilled ||
+                (uint64_t)db->group_pages.count * db->page_size > group_bytes_max(db))
+                rc = en_group_log(db);
         }
     }
     t->ntaken = t->nown = t->nfreed = 0; /* applied: nothing to put back */
@@ -337,16 +430,22 @@ int en_commit_group(en_txn *t) {
 }
 
 /*
- * Ends a commit group: one log sync (FULL), then readers see the group's
- * last state.  A failed sync latches the handle and returns its status:
- * the group's commits were not acknowledged (a reopen may or may not find
- * them, each whole or not at all).  Holds the write lock (the writer).
+ * Ends a commit group: its commits written to the log (en_group_log), one
+ * log sync (FULL), then readers see the group's last state.  A failed
+ * write or sync latches the handle and returns its status: the group's
+ * commits were not acknowledged (a reopen may or may not find them, each
+ * whole or not at all).  Holds the write lock (the writer).
  */
 int en_group_finish(en_db *db) {
     if (!db->group_txns)
         return 0;
-    int rc = 0;
     db->group_txns = 0;
+    int rc = en_group_log(db);
+    if (rc) {
+        free(db->group_snap);
+        db->group_snap = NULL;
+        return rc;
+    }
     if (db->opt.sync == EN_SYNC_FULL && (rc = wal_sync(db->wal)) != 0) {
         free(db->group_snap);
         db->group_snap = NULL;

@@ -10,7 +10,9 @@
  * transaction, committed into the current group), and while more jobs wait
  * and the group is under EN_GROUP_TXNS_MAX transactions and
  * EN_GROUP_BYTES_MAX log bytes, takes the next one into the same group.
- * Then one log sync covers the group (en_group_end), readers see it,
+ * Then one log write and one log sync cover the group (en_group_end: a
+ * page that several of its transactions rewrote is written once), readers
+ * see it,
  * watchers hear of it, and each job gets its callbacks (success or error,
  * then complete) or wakes its waiting caller.  A job that fails rolls back
  * alone; the others of its group commit.

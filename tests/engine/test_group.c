@@ -6,6 +6,8 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,6 +80,199 @@ Test(group, fewer_log_syncs_than_commits) {
         }
     en_txn_end(txn);
     cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* ---- one log transaction per group ---------------------------------------- */
+
+/* A held group: the first job waits until every other job is queued, so
+ * that the writer takes them all into its group. */
+static atomic_int gate_open;
+
+static int gate(en_txn *txn, void *p) {
+    (void)txn;
+    (void)p;
+    while (!atomic_load(&gate_open))
+        sched_yield();
+    return 0;
+}
+
+typedef struct kv_job {
+    const char *tree;
+    char key[32];
+    uint32_t vlen;   /* value: vlen bytes of `fill` */
+    uint32_t count;  /* puts of key, key.1, key.2, ... */
+    char fill;
+    int fail;        /* write, then fail: rolled back */
+    atomic_int done, result; /* from the complete callback */
+} kv_job;
+
+static int kv_run(en_txn *txn, void *p) {
+    kv_job *j = p;
+    en_tree t;
+    int rc = en_tree_open(txn, j->tree, EN_TREE_CREATE, &t);
+    for (uint32_t i = 0; rc == 0 && i < (j->count ? j->count : 1); i++) {
+        char key[48];
+        int n = i ? snprintf(key, sizeof key, "%s.%u", j->key, i)
+                  : snprintf(key, sizeof key, "%s", j->key);
+        char v[2048];
+        memset(v, j->fill, j->vlen);
+        rc = en_put(txn, t, key, (uint32_t)n, v, j->vlen, 0);
+    }
+    return rc ? rc : j->fail ? CD_EINVAL : 0;
+}
+
+static int noop(en_txn *txn, void *p) {
+    (void)txn;
+    (void)p;
+    return 0;
+}
+
+static void kv_complete(void *p, int code) {
+    kv_job *j = p;
+    atomic_store(&j->result, code);
+    atomic_store(&j->done, 1);
+}
+
+/* Queues a gate, then jobs[0..n), then waits for a sync no-op behind
+ * them: all of it one group.  results[i]: job i's status. */
+static void run_held_group(kv_job *jobs, int n, int *results) {
+    static const en_job_callbacks cb = {.complete = kv_complete};
+    atomic_store(&gate_open, 0);
+    cr_assert_eq(en_write_async(db, gate, NULL, NULL, NULL, 0, NULL), 0, "%s", en_errmsg());
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(en_write_async(db, kv_run, &jobs[i], &cb, NULL, 0, NULL), 0, "%s",
+                     en_errmsg());
+    atomic_store(&gate_open, 1);
+    cr_assert_eq(en_write_sync(db, noop, NULL), 0, "%s", en_errmsg());
+    for (int i = 0; i < n; i++) {
+        while (!atomic_load(&jobs[i].done))
+            sched_yield();
+        results[i] = atomic_load(&jobs[i].result);
+    }
+}
+
+static void expect_value(en_txn *txn, const char *tree, const char *key, uint32_t vlen,
+                         char fill) {
+    en_tree t;
+    en_val v;
+    cr_assert_eq(en_tree_open(txn, tree, 0, &t), 0, "%s", en_errmsg());
+    int rc = en_get(txn, t, key, (uint32_t)strlen(key), &v);
+    if (!vlen) {
+        cr_assert_eq(rc, CD_ENOTFOUND, "%s/%s should be absent (%d)", tree, key, rc);
+        return;
+    }
+    cr_assert_eq(rc, 0, "%s/%s lost: %s", tree, key, en_errmsg());
+    cr_assert_eq(v.len, vlen, "%s/%s", tree, key);
+    for (uint32_t i = 0; i < vlen; i++)
+        cr_assert_eq(v.data[i], (uint8_t)fill, "%s/%s byte %u", tree, key, i);
+    en_val_release(txn, &v);
+}
+
+static testvfs *open_held(size_t cache_bytes, en_options *opt) {
+    testvfs *t = testvfs_new(7);
+    *opt = (en_options){.page_size = 4096, .sync = EN_SYNC_FULL, .create = 1,
+                        .cache_bytes = cache_bytes, .checkpoint_bytes = 1ull << 40,
+                        .vfs = testvfs_vfs(t)};
+    cr_assert_eq(en_open("/h.isle", opt, &db), 0, "%s", en_errmsg());
+    return t;
+}
+
+static void crash_reopen(testvfs *t, en_options *opt) {
+    testvfs_crash(t, TESTVFS_DROP);
+    en_close(db);
+    cr_assert_eq(en_open("/h.isle", opt, &db), 0, "%s", en_errmsg());
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+}
+
+Test(group, a_group_rewriting_one_page_logs_it_once) {
+    en_options opt;
+    testvfs *t = open_held(0, &opt);
+    kv_job one = {.tree = "g", .key = "k", .vlen = 100, .fill = 'a'};
+    cr_assert_eq(en_write_sync(db, kv_run, &one), 0, "%s", en_errmsg());
+    en_stats s0, s1, s2;
+    cr_assert_eq(en_stat(db, &s0), 0);
+    one.fill = 'b';
+    cr_assert_eq(en_write_sync(db, kv_run, &one), 0, "%s", en_errmsg());
+    cr_assert_eq(en_stat(db, &s1), 0);
+    uint64_t alone = s1.log_bytes - s0.log_bytes; /* one commit of this key */
+
+    kv_job jobs[20];
+    int res[20];
+    for (int i = 0; i < 20; i++)
+        jobs[i] = (kv_job){.tree = "g", .key = "k", .vlen = 100, .fill = (char)('c' + i)};
+    run_held_group(jobs, 20, res);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(res[i], 0);
+    cr_assert_eq(en_stat(db, &s2), 0);
+    cr_assert_eq(s2.commits - s1.commits, 20, "20 writes (the gate and the no-op change nothing): %llu",
+                 (unsigned long long)(s2.commits - s1.commits));
+    /* Twenty commits of the same pages: written once, as one commit. */
+    cr_assert_leq(s2.log_bytes - s1.log_bytes, alone + 2 * 4096,
+                  "%llu log bytes for the group, %llu for one commit",
+                  (unsigned long long)(s2.log_bytes - s1.log_bytes),
+                  (unsigned long long)alone);
+    crash_reopen(t, &opt);
+    en_txn *txn;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    expect_value(txn, "g", "k", 100, (char)('c' + 19));
+    en_txn_end(txn);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+Test(group, a_failing_job_rolls_back_alone_in_a_logged_group) {
+    en_options opt;
+    testvfs *t = open_held(0, &opt);
+    kv_job jobs[12];
+    int res[12];
+    for (int i = 0; i < 12; i++) {
+        jobs[i] = (kv_job){.tree = i % 2 ? "odd" : "even", .vlen = 300, .fill = (char)('A' + i),
+                           .fail = i == 5 || i == 6};
+        snprintf(jobs[i].key, sizeof jobs[i].key, "key%02d", i);
+    }
+    run_held_group(jobs, 12, res);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(res[i], jobs[i].fail ? CD_EINVAL : 0, "job %d: %d", i, res[i]);
+    crash_reopen(t, &opt);
+    en_txn *txn;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    for (int i = 0; i < 12; i++)
+        expect_value(txn, jobs[i].tree, jobs[i].key, jobs[i].fail ? 0 : 300, jobs[i].fill);
+    en_txn_end(txn);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* A transaction that spills writes the group's earlier commits first, and
+ * reads them back from the log. */
+Test(group, a_spilling_job_behind_unlogged_commits) {
+    en_options opt;
+    testvfs *t = open_held(64 * 1024, &opt);
+    kv_job jobs[4] = {
+        {.tree = "a", .key = "first", .vlen = 500, .fill = '1'},
+        {.tree = "a", .key = "second", .vlen = 500, .fill = '2'},
+        {.tree = "a", .key = "big", .vlen = 1500, .count = 400, .fill = '3'},
+        {.tree = "a", .key = "last", .vlen = 500, .fill = '4'},
+    };
+    int res[4];
+    en_stats s0, s1;
+    cr_assert_eq(en_stat(db, &s0), 0);
+    run_held_group(jobs, 4, res);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(res[i], 0, "job %d: %d", i, res[i]);
+    cr_assert_eq(en_stat(db, &s1), 0);
+    cr_assert_gt(s1.spilled_pages, s0.spilled_pages, "the big job did not spill");
+    crash_reopen(t, &opt);
+    en_txn *txn;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    expect_value(txn, "a", "first", 500, '1');
+    expect_value(txn, "a", "second", 500, '2');
+    expect_value(txn, "a", "big", 1500, '3');
+    expect_value(txn, "a", "big.399", 1500, '3');
+    expect_value(txn, "a", "last", 500, '4');
+    en_txn_end(txn);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
