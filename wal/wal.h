@@ -34,17 +34,23 @@
  *
  *   OFFSET SIZE DESCRIPTION
  *   0      1    kind: 'P' 0x50 page image, 'C' 0x43 commit record
- *   1      1    flags: bit 0 WAL_FRAME_ZSTD: the payload is one zstd frame
- *               that decompresses to the P-byte page (page frames only);
+ *   1      1    flags, page frames only (a commit record's are zero),
+ *               at most one bit set:
+ *               bit 0 WAL_FRAME_ZSTD: the payload is one zstd frame that
+ *               decompresses to the P-byte page;
+ *               bit 1 WAL_FRAME_HOLE: the payload is the page without
+ *               one run of zero bytes, the hole: page bytes [0, H) then
+ *               [H + P - L, P), with H at offset 28 and the hole's
+ *               P - L bytes all zero;
  *               other bits zero
  *   2      2    reserved, zero
- *   4      4    payload length L: page frame, P (raw) or 1..P-1 (zstd);
- *               commit record, 0..WAL_COMMIT_PAYLOAD_MAX
+ *   4      4    payload length L: page frame, P (raw) or 1..P-1 (zstd,
+ *               hole); commit record, 0..WAL_COMMIT_PAYLOAD_MAX
  *   8      8    salt: the header's salt
  *   16     8    transaction id, > 0
  *   24     4    page frame: page number; commit record: number of page
  *               frames of the transaction (those right before it)
- *   28     4    reserved, zero
+ *   28     4    hole offset H (WAL_FRAME_HOLE, H <= L); otherwise zero
  *   32     8    synced-through: the log offset below which every byte had
  *               been made durable (by wal_sync, or at open or reset) when
  *               this frame was written; <= this frame's own offset
@@ -141,7 +147,7 @@ _Static_assert(2 * WAL_HDR_COPY_STRIDE == WAL_HDR_AREA, "two copies");
 #define WAL_FRAME_OFF_SALT 8u
 #define WAL_FRAME_OFF_TXN 16u
 #define WAL_FRAME_OFF_PGNO 24u /* frame count in a commit record */
-#define WAL_FRAME_OFF_RESERVED1 28u
+#define WAL_FRAME_OFF_HOLE 28u /* zero unless WAL_FRAME_HOLE */
 #define WAL_FRAME_OFF_SYNCED 32u
 #define WAL_FRAME_OFF_PREV 40u
 #define WAL_FRAME_OFF_CHECKSUM 48u
@@ -152,6 +158,10 @@ _Static_assert(WAL_FRAME_OFF_CHECKSUM + 8 == WAL_FRAME_HDR_SIZE,
 #define WAL_FRAME_PAGE 0x50u   /* 'P' */
 #define WAL_FRAME_COMMIT 0x43u /* 'C' */
 #define WAL_FRAME_ZSTD 0x01u
+#define WAL_FRAME_HOLE 0x02u
+/* A page whose longest run of zero bytes (counted in aligned 8-byte
+ * words) is shorter than this is stored raw, when zstd is off. */
+#define WAL_HOLE_MIN 64u
 
 /* Largest commit payload (the engine's meta for the transaction). */
 #define WAL_COMMIT_PAYLOAD_MAX 256u
@@ -228,7 +238,8 @@ typedef struct wal_frame_ref {
 typedef struct wal_stats {
     uint64_t page_frames;       /* page frames appended */
     uint64_t commits;
-    uint64_t compressed_frames; /* page frames stored compressed */
+    uint64_t compressed_frames; /* page frames stored compressed (zstd) */
+    uint64_t hole_frames;       /* page frames stored without their hole */
     uint64_t page_bytes_stored; /* payload bytes of page frames */
     uint64_t writes;            /* os_write calls */
     uint64_t write_bytes;

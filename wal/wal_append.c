@@ -1,7 +1,7 @@
 /*
  * wal_append.c: the writer's side of the log: encoding page frames (zstd
  * compressed when the option is on and it saves at least an eighth of the
- * page) and commit records into the write buffer, writing the buffer in
+ * page, else without the page's longest run of zeros) and commit records into the write buffer, writing the buffer in
  * large pieces, publishing committed frames in the index, sync with its
  * latch, and the reset that starts a new generation.  Runs on the one
  * writer thread.  Uses os (writes, sync, truncate, random) and codec.
@@ -86,13 +86,51 @@ static int txn_check(wal *w, uint64_t txn) {
 }
 
 /*
- * Encodes the payload of a page frame at dst: *len and *flags.  A page
- * that does not shrink by an eighth is stored raw.  CD_ENOMEM if zstd
- * cannot get its memory.
+ * The longest run of zero bytes in page[0, P), in aligned 8-byte words:
+ * *off and the length returned.  A page keeps its free space zeroed
+ * (cd_page.h), so a page with room has one long run.
+ */
+static uint32_t zero_run(const uint8_t *page, uint32_t P, uint32_t *off) {
+    uint32_t best = 0, best_at = 0, run = 0;
+    for (uint32_t i = 0; i < P; i += 8) {
+        uint64_t v;
+        memcpy(&v, page + i, 8);
+        if (v) {
+            run = 0;
+            continue;
+        }
+        run += 8;
+        if (run > best) {
+            best = run;
+            best_at = i + 8 - run;
+        }
+    }
+    *off = best_at;
+    return best;
+}
+
+/*
+ * Encodes the payload of a page frame at dst: *len, *flags and *hole.
+ * With zstd on, a page that does not shrink by an eighth is stored raw;
+ * with it off, a page is stored without its longest run of zeros when
+ * that is at least WAL_HOLE_MIN bytes.  CD_ENOMEM if zstd cannot get its
+ * memory.
  */
 static int page_payload(wal *w, uint8_t *dst, const void *page,
-                        uint32_t *len, uint8_t *flags) {
+                        uint32_t *len, uint8_t *flags, uint32_t *hole) {
     uint32_t P = w->page_size;
+    *hole = 0;
+    if (!w->cctx) {
+        uint32_t at, n = zero_run(page, P, &at);
+        if (n >= WAL_HOLE_MIN) {
+            memcpy(dst, page, at);
+            memcpy(dst + at, (const uint8_t *)page + at + n, P - at - n);
+            *flags = WAL_FRAME_HOLE;
+            *len = P - n;
+            *hole = at;
+            return 0;
+        }
+    }
     if (w->cctx) {
         size_t n = ZSTD_compressCCtx(w->cctx, dst, P - P / 8, page, P,
                                      w->opt.compress_level);
@@ -158,7 +196,7 @@ int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
         goto out;
     uint8_t *hdr = w->wbuf + w->wbuf_len;
     wal_fhdr h = {.kind = WAL_FRAME_PAGE, .txn = txn, .pgno = pgno};
-    rc = page_payload(w, hdr + WAL_FRAME_HDR_SIZE, page, &h.len, &h.flags);
+    rc = page_payload(w, hdr + WAL_FRAME_HDR_SIZE, page, &h.len, &h.flags, &h.hole);
     if (rc)
         goto out;
     wal_finfo *fi = wal_index_info(w, frame);
@@ -171,7 +209,8 @@ int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
     w->nframes = frame;
     w->stats.page_frames++;
     w->stats.page_bytes_stored += h.len;
-    w->stats.compressed_frames += h.flags != 0;
+    w->stats.compressed_frames += h.flags == WAL_FRAME_ZSTD;
+    w->stats.hole_frames += h.flags == WAL_FRAME_HOLE;
 out:
     if (rc)
         wal_abort(w);

@@ -50,7 +50,7 @@ void wal_fhdr_encode(uint8_t *dst, const wal_fhdr *h) {
     cd_put64(dst + WAL_FRAME_OFF_SALT, h->salt);
     cd_put64(dst + WAL_FRAME_OFF_TXN, h->txn);
     cd_put32(dst + WAL_FRAME_OFF_PGNO, h->pgno);
-    cd_put32(dst + WAL_FRAME_OFF_RESERVED1, 0);
+    cd_put32(dst + WAL_FRAME_OFF_HOLE, h->hole);
     cd_put64(dst + WAL_FRAME_OFF_SYNCED, h->synced);
     cd_put64(dst + WAL_FRAME_OFF_PREV, h->prev);
     cd_put64(dst + WAL_FRAME_OFF_CHECKSUM, h->checksum);
@@ -63,15 +63,19 @@ int wal_fhdr_decode(const uint8_t *src, uint32_t page_size, wal_fhdr *h) {
     h->salt = cd_get64(src + WAL_FRAME_OFF_SALT);
     h->txn = cd_get64(src + WAL_FRAME_OFF_TXN);
     h->pgno = cd_get32(src + WAL_FRAME_OFF_PGNO);
+    h->hole = cd_get32(src + WAL_FRAME_OFF_HOLE);
     h->synced = cd_get64(src + WAL_FRAME_OFF_SYNCED);
     h->prev = cd_get64(src + WAL_FRAME_OFF_PREV);
     h->checksum = cd_get64(src + WAL_FRAME_OFF_CHECKSUM);
-    if (cd_get16(src + WAL_FRAME_OFF_RESERVED0) != 0 ||
-        cd_get32(src + WAL_FRAME_OFF_RESERVED1) != 0 || h->txn == 0)
+    if (cd_get16(src + WAL_FRAME_OFF_RESERVED0) != 0 || h->txn == 0)
+        return CD_ECORRUPT;
+    if (h->hole != 0 && h->flags != WAL_FRAME_HOLE)
         return CD_ECORRUPT;
     if (h->kind == WAL_FRAME_PAGE) {
         if (h->flags == 0)
             return h->len == page_size ? 0 : CD_ECORRUPT;
+        if (h->flags == WAL_FRAME_HOLE)
+            return h->len > 0 && h->len < page_size && h->hole <= h->len ? 0 : CD_ECORRUPT;
         if (h->flags == WAL_FRAME_ZSTD)
             return h->len > 0 && h->len < page_size ? 0 : CD_ECORRUPT;
         return CD_ECORRUPT;

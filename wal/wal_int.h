@@ -45,6 +45,7 @@ typedef struct wal_fhdr {
     uint64_t salt;
     uint64_t txn;
     uint32_t pgno;    /* page number, or frame count of a commit record */
+    uint32_t hole;    /* WAL_FRAME_HOLE: the hole's offset */
     uint64_t synced;  /* synced-through offset */
     uint64_t prev;    /* previous checksum */
     uint64_t checksum;

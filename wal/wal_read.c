@@ -54,11 +54,18 @@ void wal_rctx_free(wal *w, wal_rctx *r) {
     os_free(w->vfs, r);
 }
 
-/* Copies or decompresses a checked page payload into page[0, P). */
+/* Copies, fills in or decompresses a checked page payload into page[0, P). */
 static int page_out(wal *w, wal_rctx *r, const wal_fhdr *h,
                     const uint8_t *payload, void *page, cd_diag *diag,
                     uint64_t off) {
     uint32_t P = w->page_size;
+    if (h->flags == WAL_FRAME_HOLE) { /* lengths checked by wal_fhdr_decode */
+        uint8_t *p = page;
+        memcpy(p, payload, h->hole);
+        memset(p + h->hole, 0, P - h->len);
+        memcpy(p + h->hole + (P - h->len), payload + h->hole, h->len - h->hole);
+        return 0;
+    }
     if (!(h->flags & WAL_FRAME_ZSTD)) {
         memcpy(page, payload, P);
         return 0;

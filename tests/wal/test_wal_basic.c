@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cd_page.h"
+#include "wal_int.h"
 #include "wal_tutil.h"
 
 static uint8_t pg[TU_P];
@@ -57,10 +58,14 @@ static void roundtrip(int level) {
     wal_stats stats;
     wal_get_stats(w, &stats);
     cr_assert_eq(stats.commits, 40);
-    if (level)
+    if (level) {
         cr_assert_eq(stats.compressed_frames, stats.page_frames);
-    else
+        cr_assert_eq(stats.hole_frames, 0);
+    } else { /* half the test pages are half empty: stored without the hole */
         cr_assert_eq(stats.compressed_frames, 0);
+        cr_assert_gt(stats.hole_frames, 0);
+        cr_assert_lt(stats.hole_frames, stats.page_frames);
+    }
     /* A commit writes its frames in one piece (the buffer holds them). */
     cr_assert_eq(stats.writes, 40);
     uint64_t frames = wal_max_frame(w), size = wal_size_bytes(w);
@@ -110,6 +115,86 @@ Test(wal_basic, incompressible_stays_raw) {
     cr_assert_arr_eq(got, pg, TU_P);
     wal_close(w);
     testvfs_free(t);
+}
+
+/* With zstd off, a page is stored without its longest run of zero words
+ * when that run is WAL_HOLE_MIN bytes or more, wherever the run lies, and
+ * reads back whole, after a reopen too. */
+Test(wal_basic, hole_frames) {
+    struct {
+        uint32_t at, len; /* zero run in the page, in bytes */
+        uint32_t stored;  /* payload length expected */
+    } cases[] = {
+        {1000, 2000, TU_P - 2000},            /* in the middle */
+        {TU_P - 3000, 3000, TU_P - 3000},     /* at the end */
+        {1000, WAL_HOLE_MIN, TU_P - WAL_HOLE_MIN},
+        {1000, WAL_HOLE_MIN - 8, TU_P},       /* too short: raw */
+        {1003, 500, TU_P - 488},              /* unaligned: whole words only */
+        {0, 0, TU_P},                         /* no zeros: raw */
+    };
+    unsigned n = sizeof cases / sizeof cases[0];
+    static uint8_t pages[6][TU_P];
+    testvfs *t = testvfs_new(31);
+    wal *w;
+    cr_assert_eq(tu_open(testvfs_vfs(t), 0, &w, NULL), 0);
+    uint64_t rng = 99;
+    for (unsigned i = 0; i < n; i++) {
+        for (unsigned b = 0; b < TU_P; b++)
+            pages[i][b] = (uint8_t)(tu_rand(&rng) | 1);
+        memset(pages[i] + cases[i].at, 0, cases[i].len);
+        cd_put32(pages[i] + 4, 10 + i);
+        cr_assert_eq(wal_append_page(w, 1, 10 + i, pages[i]), 0);
+    }
+    cr_assert_eq(wal_append_commit(w, 1, NULL, 0), 0);
+    for (int reopen = 0; reopen <= 1; reopen++) {
+        for (unsigned i = 0; i < n; i++) {
+            wal_frame_ref ref;
+            cr_assert_eq(wal_find(w, 10 + i, wal_max_frame(w), &ref), 0);
+            cr_assert_eq(ref.len, cases[i].stored, "case %u: stored %u", i, ref.len);
+            uint8_t got[TU_P];
+            cr_assert_eq(wal_read_page(w, &ref, got, NULL, NULL), 0);
+            cr_assert_arr_eq(got, pages[i], TU_P, "case %u", i);
+        }
+        if (!reopen) {
+            wal_stats s;
+            wal_get_stats(w, &s);
+            cr_assert_eq(s.hole_frames, 4);
+            cr_assert_eq(wal_close(w), 0);
+            cr_assert_eq(tu_open(testvfs_vfs(t), 0, &w, NULL), 0);
+        }
+    }
+    wal_close(w);
+    testvfs_free(t);
+}
+
+/* A hole frame's header must describe a hole inside the page, and only a
+ * hole frame may name one. */
+Test(wal_basic, hole_header_rules) {
+    uint8_t hdr[WAL_FRAME_HDR_SIZE];
+    struct {
+        uint8_t flags;
+        uint32_t len, hole;
+        int ok;
+    } cases[] = {
+        {WAL_FRAME_HOLE, TU_P - 100, 40, 1},
+        {WAL_FRAME_HOLE, TU_P - 100, TU_P - 100, 1},     /* hole at the end */
+        {WAL_FRAME_HOLE, TU_P - 100, TU_P - 99, 0},      /* past the page */
+        {WAL_FRAME_HOLE, TU_P, 0, 0},                    /* no hole */
+        {WAL_FRAME_HOLE, 0, 0, 0},
+        {0, TU_P, 8, 0},                                 /* raw, with a hole offset */
+        {WAL_FRAME_ZSTD, 100, 8, 0},
+        {WAL_FRAME_ZSTD | WAL_FRAME_HOLE, TU_P - 100, 40, 0},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wal_fhdr h = {.kind = WAL_FRAME_PAGE, .flags = cases[i].flags, .len = cases[i].len,
+                      .txn = 1, .pgno = 5, .hole = cases[i].hole};
+        wal_fhdr_encode(hdr, &h);
+        wal_fhdr got;
+        cr_assert_eq(wal_fhdr_decode(hdr, TU_P, &got), cases[i].ok ? 0 : CD_ECORRUPT,
+                     "case %u", i);
+        if (cases[i].ok)
+            cr_assert_eq(got.hole, cases[i].hole);
+    }
 }
 
 /* An uncommitted txn larger than the write buffer reaches the file, and

@@ -145,6 +145,12 @@ Test(wal_recovery, cut_at_every_byte_zstd) {
     cut_everywhere(1, NTXN - 3);
 }
 
+/* The length of the frame at off, header included (raw page frames are
+ * stored without their hole of zeros, so lengths vary). */
+static size_t frame_at(const built *b, uint64_t off) {
+    return WAL_FRAME_HDR_SIZE + cd_get32(b->img + off + WAL_FRAME_OFF_LEN);
+}
+
 /* Every bit of a committed frame's header and a sample of its payload. */
 static void flip_frame_bits(built *b, uint64_t off, size_t frame_len,
                             int want_corrupt, unsigned want_txn) {
@@ -179,7 +185,7 @@ Test(wal_recovery, flipped_bit_mid_log_is_corruption) {
     build(&b, 0, 2);
     /* Txn 4's first frame, and its commit record (the last frame). */
     uint64_t first = b.end[3];
-    flip_frame_bits(&b, first, WAL_FRAME_HDR_SIZE + TU_P, 1, 0);
+    flip_frame_bits(&b, first, frame_at(&b, first), 1, 0);
     uint64_t commit = b.end[4] - WAL_FRAME_HDR_SIZE - 16;
     flip_frame_bits(&b, commit, WAL_FRAME_HDR_SIZE + 16, 1, 0);
     unbuild(&b);
@@ -204,7 +210,7 @@ Test(wal_recovery, flipped_bit_last_txn_is_torn_tail) {
     build(&b, 0, 2);
     uint64_t commit = b.end[NTXN] - WAL_FRAME_HDR_SIZE - 16;
     flip_frame_bits(&b, commit, WAL_FRAME_HDR_SIZE + 16, 0, NTXN - 1);
-    flip_frame_bits(&b, b.end[NTXN - 1], WAL_FRAME_HDR_SIZE + TU_P, 0,
+    flip_frame_bits(&b, b.end[NTXN - 1], frame_at(&b, b.end[NTXN - 1]), 0,
                     NTXN - 1);
     unbuild(&b);
 }
@@ -307,16 +313,17 @@ Test(wal_recovery, torn_header_rewrite) {
 Test(wal_recovery, swapped_frames_break_the_chain) {
     built b;
     build(&b, 0, 3);
-    const size_t F = WAL_FRAME_HDR_SIZE + TU_P;
-    uint8_t *img = malloc(b.len), *tmp = malloc(F);
+    uint8_t *img = malloc(b.len), *tmp = malloc(WAL_FRAME_HDR_SIZE + TU_P);
     for (unsigned k = 2; k <= NTXN; k++) {
         uint64_t a = b.end[k - 1];
-        if (b.end[k] - a < 2 * F + WAL_FRAME_HDR_SIZE)
+        size_t F1 = frame_at(&b, a);
+        if (b.img[a + F1 + WAL_FRAME_OFF_KIND] != WAL_FRAME_PAGE)
             continue; /* fewer than two page frames */
+        size_t F2 = frame_at(&b, a + F1);
         memcpy(img, b.img, b.len);
-        memcpy(tmp, img + a, F);
-        memmove(img + a, img + a + F, F);
-        memcpy(img + a + F, tmp, F);
+        memcpy(tmp, img + a, F1);
+        memmove(img + a, img + a + F1, F2);
+        memcpy(img + a + F2, tmp, F1);
         wal *w;
         wal_recovery rec;
         cd_diag d = {0};
