@@ -16,8 +16,11 @@
  * Keys stay right because page images never change under a key: a log
  * frame is written once per generation (forgotten at every log reset), and
  * a main-file page is rewritten only by a checkpoint, which forgets it.
- * Memory: at most `bytes` of cached pages; while readers hold back the
- * reclamation of retired pages, installing stops instead of growing.
+ * Memory: at most `bytes` of cached pages.  A full cache installs a page
+ * in place of another (evict_one: a random replacement), while the
+ * retired pages awaiting reclamation stay under an eighth of that plus 32
+ * pages; while readers hold them back longer, installing stops instead of
+ * growing.
  */
 #include <stdlib.h>
 
@@ -38,6 +41,7 @@ struct en_cache {
     uint32_t mask;
     uint32_t page_size;
     size_t max_pages;
+    atomic_uint hand;           /* where evict_one looks next (a hint) */
     atomic_size_t pages;        /* installed or retired, not yet freed */
     _Atomic(cpage *) retired;   /* Treiber stack: many push, the writer takes all */
     _Atomic(cpage *) slots[];
@@ -125,9 +129,37 @@ static int has_room(en_cache *c) {
     return atomic_load_explicit(&c->pages, memory_order_relaxed) < c->max_pages;
 }
 
+/* A full cache still takes pages, each in place of a neighbour (retired,
+ * freed at the next reclamation), while the retired pages awaiting it stay
+ * under an eighth of the bound plus SLACK_PAGES (a commit's worth in a
+ * small cache). */
+#define SLACK_PAGES 32u
+static int has_slack(en_cache *c) {
+    return atomic_load_explicit(&c->pages, memory_order_relaxed) <
+           c->max_pages + c->max_pages / 8 + SLACK_PAGES;
+}
+
+/* Retires one installed page, the first found from a rotating position:
+ * room for another in a full cache (a clock hand that evicts what it
+ * meets, which is random replacement by page number). */
+static void evict_one(en_db *db, en_cache *c) {
+    uint32_t start = atomic_load_explicit(&c->hand, memory_order_relaxed);
+    for (uint32_t k = 0; k <= c->mask; k++) {
+        _Atomic(cpage *) *slot = &c->slots[(start + k) & c->mask];
+        cpage *old = atomic_load(slot);
+        /* seq_cst: as the exchange in install */
+        if (old && atomic_compare_exchange_strong(slot, &old, NULL)) {
+            retire(db, c, old);
+            atomic_store_explicit(&c->hand, start + k + 1, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
 const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
                               uint64_t frame) {
-    if (!has_room(c))
+    int full = !has_room(c);
+    if (full && !has_slack(c))
         return NULL;
     cpage *p = (cpage *)b;
     ISLE_ASSERT(b->page == (uint8_t *)p + HDR);
@@ -138,6 +170,8 @@ const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
     p->retire_seq = 0;
     p->retire_next = NULL;
     atomic_fetch_add_explicit(&c->pages, 1, memory_order_relaxed);
+    if (full)
+        evict_one(db, c);
     if (install(db, c, p) == b->page)
         return b->page;
     b->cached = 0;

@@ -1,0 +1,58 @@
+/*
+ * test_cache.c: the shared page cache once it is full.  Commits keep
+ * installing their pages in place of older ones, so the next transaction
+ * finds what the last one wrote without reading the log back; and the
+ * cache stays within its bound.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "en.h"
+#include "testvfs.h"
+
+static int put_key(en_txn *txn, void *p) {
+    unsigned *i = p;
+    en_tree t;
+    char key[32], val[200];
+    int rc = en_tree_open(txn, "c", EN_TREE_CREATE, &t);
+    int n = snprintf(key, sizeof key, "key-%06u", *i);
+    memset(val, 'v', sizeof val);
+    return rc ? rc : en_put(txn, t, key, (uint32_t)n, val, sizeof val, 0);
+}
+
+Test(cache, a_full_cache_keeps_taking_new_pages) {
+    testvfs *t = testvfs_new(11);
+    /* Room for about 16 pages; the log keeps every commit (no checkpoint). */
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .create = 1,
+                      .cache_bytes = 16 * (4096 + 64), .checkpoint_bytes = 1ull << 40,
+                      .vfs = testvfs_vfs(t)};
+    en_db *db;
+    cr_assert_eq(en_open("/c.isle", &opt, &db), 0, "%s", en_errmsg());
+    unsigned i = 0;
+    for (; i < 2000; i++) /* many more page versions than the cache holds */
+        cr_assert_eq(en_write_sync(db, put_key, &i), 0, "%s", en_errmsg());
+    uint64_t reads0 = testvfs_count(t, TESTVFS_READ);
+    for (unsigned k = 0; k < 100; k++, i++)
+        cr_assert_eq(en_write_sync(db, put_key, &i), 0, "%s", en_errmsg());
+    uint64_t reads = testvfs_count(t, TESTVFS_READ) - reads0;
+    /* Each commit rewrites a leaf, its parent, the root and the catalog:
+     * read back from the log, that is 3 or more reads a commit. */
+    cr_assert_lt(reads, 30, "%llu reads for 100 commits", (unsigned long long)reads);
+    en_txn *txn;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    en_tree tr;
+    cr_assert_eq(en_tree_open(txn, "c", 0, &tr), 0);
+    for (unsigned k = 0; k < i; k += 97) {
+        char key[32];
+        int n = snprintf(key, sizeof key, "key-%06u", k);
+        en_val v;
+        cr_assert_eq(en_get(txn, tr, key, (uint32_t)n, &v), 0, "%s", key);
+        cr_assert_eq(v.len, 200);
+        en_val_release(txn, &v);
+    }
+    en_txn_end(txn);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
