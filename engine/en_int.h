@@ -105,9 +105,10 @@ void en_cache_free(en_cache *c);
  * snapshot (reader slot) or write transaction lives. */
 const uint8_t *en_cache_get(en_cache *c, uint32_t pgno, uint64_t frame);
 /* Installs buffer b itself (an en_buf of a transaction, holding a verified
- * page) instead of a copy: on success the cache owns b (b->cached is set)
- * and the page is returned; NULL when the cache is full or already holds
- * the page, and b is still the caller's. */
+ * page) instead of a copy, evicting another page when the cache is full:
+ * on success the cache owns b (b->cached is set) and the page is returned;
+ * NULL when retired pages readers still hold fill the slack, or the cache
+ * already holds the page, and b is still the caller's. */
 const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
                               uint64_t frame);
 /* Writer: forget main-file page pgno / every log page; free what no
