@@ -158,7 +158,9 @@ typedef struct isle_options {
     uint32_t page_size;        /* new databases: a power of two in
                                   [ISLE_PAGE_SIZE_MIN, MAX]; 0: 4096 */
     int sync;                  /* ISLE_SYNC_*; default FULL */
-    uint64_t checkpoint_bytes; /* checkpoint when the log passes this;
+    uint64_t checkpoint_bytes; /* checkpoint when the pages in the log,
+                                  counted whole (the log stores them
+                                  without their free space), pass this;
                                   0: 64 MiB */
     size_t cache_bytes;        /* memory bound for the pages isle holds
                                   (pages of the log, and a write

@@ -104,7 +104,8 @@ enum en_queue_kind {
 typedef struct en_options {
     uint32_t page_size;        /* for a new database; 0: default */
     enum en_sync sync;
-    uint64_t checkpoint_bytes; /* auto-checkpoint when the log passes it; 0: default */
+    uint64_t checkpoint_bytes; /* auto-checkpoint when the log's pages (whole,
+                                  however they are stored) pass it; 0: default */
     size_t cache_bytes;        /* bound on memory for pages; 0: default */
     int create;                /* create the database if it is missing */
     os_vfs *vfs;               /* NULL: the POSIX one */

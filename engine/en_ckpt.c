@@ -103,7 +103,7 @@ static int checkpoint(en_db *db, int trim) {
         if ((rc = en_meta_write(db, &db->state)) != 0)
             return rc;
         db->ckpt_frame = max_frame;
-        db->ckpt_log_bytes = wal_size_bytes(db->wal);
+        db->ckpt_log_bytes = en_log_bytes(db);
         db->n_checkpoints++;
         /* From here on new readers find every page in the main file. */
         if ((rc = en_publish(db, &db->state, 0)) != 0)
@@ -118,7 +118,7 @@ static int checkpoint(en_db *db, int trim) {
         if (rc)
             return en_latch(db, rc, "resetting the log");
         db->ckpt_frame = 0;
-        db->ckpt_log_bytes = wal_size_bytes(db->wal);
+        db->ckpt_log_bytes = en_log_bytes(db);
         rc = en_publish(db, &db->state, 0);
     }
     return rc;

@@ -254,7 +254,7 @@ struct isle_db {
     int meta_slot;                 /* meta page holding the newest checkpoint */
     uint64_t ckpt_txn;             /* transaction of that meta */
     uint64_t ckpt_frame;           /* log frames already copied */
-    uint64_t ckpt_log_bytes;       /* log size at the last checkpoint */
+    uint64_t ckpt_log_bytes;       /* en_log_bytes at the last checkpoint */
 
     /* committed state: written by the writer, published by `current` */
     en_state state;
@@ -416,6 +416,12 @@ void en_snap_reclaim(en_db *db, int all);
 
 /* en_tree.c */
 int en_catalog_flush(en_txn *t);
+
+/* The log's page frames counted as whole pages: what the checkpoint
+ * threshold (en_options.checkpoint_bytes) measures. */
+static inline uint64_t en_log_bytes(const en_db *db) {
+    return wal_max_frame(db->wal) * db->page_size;
+}
 
 /* en_ckpt.c */
 int en_checkpoint_locked(en_db *db);

@@ -352,10 +352,13 @@ static int commit_log(en_txn *t) {
  * After a commit: checkpoint once the log passes the threshold.  While
  * readers keep the log from being reset (they read frames of it), it grows;
  * then checkpoint again only after another threshold's worth of log, and
- * reset as soon as no reader holds frames.
+ * reset as soon as no reader holds frames.  The log is measured in whole
+ * pages (en_log_bytes), however small its frames are stored: what readers
+ * find in the log rather than in the main file is what the threshold
+ * bounds.
  */
 static int auto_checkpoint(en_db *db) {
-    uint64_t size = wal_size_bytes(db->wal), with_frames = 0;
+    uint64_t size = en_log_bytes(db), with_frames = 0;
     if (size <= db->opt.checkpoint_bytes)
         return 0;
     en_readers_active(db, &with_frames);
