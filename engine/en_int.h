@@ -383,7 +383,6 @@ en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);
 int en_dirty_reserve(en_dirty *d, uint32_t n);
 int en_dirty_add(en_dirty *d, en_buf *b);
 void en_dirty_remove(en_dirty *d, en_buf *b);
-int en_dirty_each(en_txn *t, int (*fn)(en_txn *t, en_buf *b));
 extern const bt_pager_ops en_pager_ops;
 
 /* en_free.c */

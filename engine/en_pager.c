@@ -581,14 +581,3 @@ void en_pager_release_all(en_txn *t) {
     t->bufs_free = NULL;
     t->nspare = 0;
 }
-
-/* Visits every dirty page (for commit). */
-int en_dirty_each(en_txn *t, int (*fn)(en_txn *t, en_buf *b)) {
-    for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++)
-        for (en_buf *b = t->dirty.slots[i]; b; b = b->next) {
-            int rc = fn(t, b);
-            if (rc)
-                return rc;
-        }
-    return 0;
-}

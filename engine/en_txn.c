@@ -244,17 +244,28 @@ int en_latch(en_db *db, int rc, const char *what) {
  * is acknowledged before its log sync, so a crash finds all of the
  * group's commits or none written after the last sync (each whole).
  */
+/* Empties the group's table (its pages already gone); a table a large
+ * group grew is freed, since every log write walks all of it. */
+static void group_reset(en_db *db) {
+    en_dirty *g = &db->group_pages;
+    if (g->mask >= 1024) {
+        free(g->slots);
+        memset(g, 0, sizeof *g);
+    } else if (g->slots) {
+        memset(g->slots, 0, (g->mask + 1) * sizeof g->slots[0]);
+        g->count = 0;
+    }
+    db->group_unlogged = 0;
+}
+
 static void group_drop(en_db *db) {
     en_dirty *g = &db->group_pages;
-    for (uint32_t i = 0; g->slots && i <= g->mask; i++) {
+    for (uint32_t i = 0; g->slots && i <= g->mask; i++)
         for (en_buf *b = g->slots[i], *next; b; b = next) {
             next = b->next;
             free(b);
         }
-        g->slots[i] = NULL;
-    }
-    g->count = 0;
-    db->group_unlogged = 0;
+    group_reset(db);
 }
 
 void en_group_destroy(en_db *db) {
@@ -302,10 +313,8 @@ int en_group_log(en_db *db) {
             if (!db->cache || !en_cache_adopt(db, db->cache, b, b->pgno, b->frame))
                 free(b);
         }
-        g->slots[i] = NULL;
     }
-    g->count = 0;
-    db->group_unlogged = 0;
+    group_reset(db);
     return 0;
 }
 
