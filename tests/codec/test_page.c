@@ -106,6 +106,81 @@ Test(page, leaf_insert_search_and_order) {
     cr_assert(!exact);
 }
 
+/* The keys of one search test: sorted, unique, of the shape `shape`. */
+static unsigned make_keys(int shape, unsigned n, uint8_t keys[][24], uint32_t *lens) {
+    unsigned m = 0;
+    for (unsigned i = 0; m < n; i++) {
+        uint8_t *k = keys[m];
+        uint32_t len = 8;
+        uint64_t v;
+        switch (shape) {
+        case 0: v = 1000 + i; break;                        /* dense ids */
+        case 1: v = (uint64_t)i * i * i * 977; break;        /* crowded low, sparse high */
+        case 2: v = i < n / 2 ? i : (1ull << 62) + i; break; /* two far clusters */
+        default: v = i; break;
+        }
+        for (int b = 0; b < 8; b++)
+            k[b] = (uint8_t)(v >> (56 - 8 * b));
+        if (shape == 3) { /* a long shared prefix, then 1 to 3 bytes of varying length */
+            memset(k, 'p', 12);
+            len = 12 + 1 + i % 3;
+            for (uint32_t b = 12; b < len; b++)
+                k[b] = (uint8_t)(i >> (8 * (len - 1 - b)));
+        }
+        if (m > 0 && cd_key_cmp(keys[m - 1], lens[m - 1], k, len) >= 0)
+            continue; /* keep them strictly ascending */
+        lens[m++] = len;
+    }
+    return m;
+}
+
+/* What a search must answer: the first index whose key is >= key. */
+static unsigned lower_bound(uint8_t keys[][24], const uint32_t *lens, unsigned n,
+                            const uint8_t *key, uint32_t klen, int *exact) {
+    for (unsigned i = 0; i < n; i++) {
+        int c = cd_key_cmp(keys[i], lens[i], key, klen);
+        if (c >= 0) {
+            *exact = c == 0;
+            return i;
+        }
+    }
+    *exact = 0;
+    return n;
+}
+
+Test(page, search_agrees_with_a_linear_scan) {
+    static uint8_t keys[400][24];
+    static uint32_t lens[400];
+    for (int shape = 0; shape < 4; shape++)
+        for (unsigned n = 1; n < 260; n += (n < 20 ? 1 : 37)) {
+            unsigned m = make_keys(shape, n, keys, lens);
+            cd_page_init(page, 2 * P, CD_PAGE_LEAF, 5, 1);
+            for (unsigned i = 0; i < m; i++) {
+                uint8_t *dst = cd_page_cell_alloc(page, 2 * P, i, cd_leaf_cell_len(lens[i], 1, 0));
+                cr_assert_not_null(dst);
+                cd_leaf_cell_write(dst, keys[i], lens[i], "v", 1, 0);
+            }
+            /* every key, and keys just around each one (in the gaps and past
+             * both ends), shorter and longer ones included */
+            for (unsigned i = 0; i < m; i++)
+                for (int d = -1; d <= 2; d++) {
+                    uint8_t q[25];
+                    uint32_t ql = lens[i];
+                    memcpy(q, keys[i], ql);
+                    if (d == 2)
+                        q[ql++] = 0; /* just above key i */
+                    else if (d != 0 && ql > 0)
+                        q[ql - 1] = (uint8_t)(q[ql - 1] + d);
+                    int e1, e2;
+                    unsigned want = lower_bound(keys, lens, m, q, ql, &e1);
+                    unsigned got = cd_page_search(page, q, ql, &e2);
+                    cr_assert_eq(got, want, "shape %d n %u key %u d %d: %u, not %u", shape, m,
+                                 i, d, got, want);
+                    cr_assert_eq(e2, e1, "shape %d n %u key %u d %d", shape, m, i, d);
+                }
+        }
+}
+
 Test(page, every_page_size) {
     for (uint32_t size = CD_PAGE_SIZE_MIN; size <= CD_PAGE_SIZE_MAX; size *= 2) {
         cd_page_init(page, size, CD_PAGE_LEAF, 9, 1);
