@@ -169,7 +169,11 @@ typedef struct isle_options {
                                   are read in place from a read-only
                                   mapping: the operating system's page
                                   cache holds them, shared, outside this
-                                  bound */
+                                  bound.  A write transaction whose
+                                  changed pages pass it writes them out
+                                  early: pages new to the file straight
+                                  to the main file (synced before the
+                                  commit record), others to the log */
     int create;                /* create a missing database (default 1) */
     int queue;                 /* ISLE_QUEUE_FIFO (default), _PRIORITY, _CUSTOM */
     isle_queue_ops custom_queue; /* ISLE_QUEUE_CUSTOM: the application's queue */
@@ -909,7 +913,11 @@ typedef struct isle_stats {
     uint32_t readers;
     uint64_t checkpoints, commits, log_syncs; /* since open */
     uint64_t spilled_pages; /* since open: pages of write transactions larger
-                               than cache_bytes, written to the log early */
+                               than cache_bytes, written out early */
+    uint64_t direct_pages;  /* since open: pages those transactions took from
+                               the end of the file, written straight to the
+                               main file (spilled, or at their commit) and
+                               never to the log */
 } isle_stats;
 /* Errors: ISLE_EINVAL, ISLE_EDEADLK (inside a write), ISLE_ECORRUPT, ISLE_EIO. */
 ISLE_API int isle_stat(isle_db *db, isle_stats *st);

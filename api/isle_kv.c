@@ -316,7 +316,8 @@ int isle_stat(isle_db *db, isle_stats *st) {
                        .log_bytes = es.log_bytes, .last_txn = es.last_txn,
                        .oldest_reader_txn = es.oldest_reader_txn, .readers = es.readers,
                        .checkpoints = es.checkpoints, .commits = es.commits,
-                       .log_syncs = es.log_syncs, .spilled_pages = es.spilled_pages};
+                       .log_syncs = es.log_syncs, .spilled_pages = es.spilled_pages,
+                       .direct_pages = es.direct_pages};
     return done(0);
 }
 

@@ -58,7 +58,9 @@
  *   48     4    format version (CD_FORMAT_VERSION)
  *   52     4    page size P
  *   56     8    id of the last transaction this meta includes
- *   64     4    page count: pages in the file, meta pages included
+ *   64     4    page count: pages in use, meta pages included; the file
+ *               may be longer (pages a large transaction that did not
+ *               commit wrote past the end: unreferenced, reused)
  *   68     4    catalog tree root page (0 = empty)
  *   72     4    free-list head page (0 = none)
  *   76     4    free pages listed in the free list

@@ -278,6 +278,8 @@ typedef struct en_stats {
     uint64_t commits;
     uint64_t log_syncs;
     uint64_t spilled_pages;  /* dirty pages written early: large writes */
+    uint64_t direct_pages;   /* pages of large writes written straight to
+                                the main file (en_pager.c) */
 } en_stats;
 int en_stat(en_db *db, en_stats *st);
 

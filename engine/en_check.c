@@ -188,6 +188,7 @@ int en_stat(en_db *db, en_stats *st) {
     st->checkpoints = db->n_checkpoints;
     st->commits = db->n_commits;
     st->spilled_pages = db->n_spilled;
+    st->direct_pages = db->n_direct;
     wal_stats ws;
     wal_get_stats(db->wal, &ws);
     st->log_syncs = ws.syncs;

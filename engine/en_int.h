@@ -193,6 +193,8 @@ struct isle_txn {
     en_snap *snap;          /* readers: the pinned snapshot */
     unsigned slot;          /* readers: reader slot index */
     en_state st;            /* writers: the state being built */
+    uint32_t base_pages;    /* writers: the page count it began with; pages
+                               from here on are new to the file */
     uint64_t max_frame;     /* log bound of the snapshot read */
     bt_pager pager;
     en_buf *bufs_free;      /* spare page buffers */
@@ -318,7 +320,7 @@ struct isle_db {
     uint32_t nnotes, cap_notes;
 
     /* counters */
-    uint64_t n_checkpoints, n_commits, n_spilled;
+    uint64_t n_checkpoints, n_commits, n_spilled, n_direct;
     void *rctx;                    /* wal_rctx for the writer */
 };
 
@@ -376,6 +378,9 @@ extern _Thread_local en_db *en_writer_of;
 /* en_pager.c: the bt_pager source for a transaction. */
 void en_pager_init(en_txn *t);
 void en_pager_release_all(en_txn *t);
+/* At the commit of a transaction that spilled: its pages past base_pages
+ * to the main file, synced (en_pager.c). */
+int en_pager_commit_direct(en_txn *t);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
                  uint8_t *buf, void *rctx);
 en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);

@@ -146,11 +146,26 @@ void en_dirty_remove(en_dirty *d, en_buf *b) {
 /*
  * A write transaction keeps its dirty pages in memory up to the cache
  * budget (en_options.cache_bytes).  Past it, every unpinned dirty page is
- * sealed and appended to the log as a frame of the open transaction, and
- * its memory freed; a later read finds it through the spill map, and
- * making it dirty again brings it back (its next frame supersedes the
- * spilled one: the log's index keeps the newest frame of a page).  An
- * abort discards the frames with the rest of the transaction.
+ * sealed and written out, and its memory freed; a later read finds it
+ * through the spill map, and making it dirty again brings it back.
+ *
+ * Where a spilled page goes:
+ *   - a page numbered past the file's committed end when the transaction
+ *     began (t->base_pages: taken from the end of the file, not from the
+ *     free list) is written to its own place in the main file.  No
+ *     snapshot, log frame or checkpoint refers to that place, so nothing
+ *     can read or overwrite it there until this transaction commits; the
+ *     commit writes the transaction's other pages past the end there too
+ *     and syncs the main file before its commit record is written
+ *     (en_pager_commit_direct), so that the data of a large transaction
+ *     is written once, not to the log and again by the checkpoint.  An
+ *     abort leaves unreferenced bytes past the end, which the next
+ *     allocations overwrite;
+ *   - any other page is appended to the log as a frame of the open
+ *     transaction (its next frame supersedes it: the log's index keeps
+ *     the newest frame of a page); an abort discards the frames with the
+ *     rest of the transaction.
+ * A spill map entry with frame 0 names a page in the main file.
  */
 static en_spilled *spill_find(const en_spillmap *m, uint32_t pgno, en_spilled ***link) {
     if (!m->slots)
@@ -212,6 +227,25 @@ static void spill_clear(en_spillmap *m) {
     memset(m, 0, sizeof *m);
 }
 
+static void seal(const en_txn *t, en_buf *b) {
+    cd_page_set_txn(b->page, t->st.txn);
+    cd_page_seal(b->page, t->db->page_size);
+}
+
+/* Writes dirty page b, sealed, to its place in the main file (a page past
+ * the transaction's base_pages only). */
+static int write_direct(en_txn *t, en_buf *b) {
+    en_db *db = t->db;
+    seal(t, b);
+    en_map_invalidate(db, b->pgno); /* never read there yet: only for form */
+    int rc = os_write(db->file, (uint64_t)b->pgno * db->page_size, b->page, db->page_size);
+    if (rc)
+        return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
+                       os_file_error(db->file));
+    db->n_direct++;
+    return 0;
+}
+
 /* Spills every unpinned dirty page when the dirty set passes the budget. */
 static int maybe_spill(en_txn *t) {
     en_db *db = t->db;
@@ -235,15 +269,16 @@ static int maybe_spill(en_txn *t) {
                 p = &b->next;
                 continue;
             }
-            wal_frame_ref ref;
-            cd_page_set_txn(b->page, t->st.txn);
-            cd_page_seal(b->page, db->page_size);
-            int rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
+            wal_frame_ref ref = {.pgno = b->pgno};
+            int rc = b->pgno >= t->base_pages
+                         ? write_direct(t, b)
+                         : (seal(t, b), wal_append_page_ref(db->wal, t->st.txn, b->pgno,
+                                                            b->page, &ref));
             if (rc == 0 && spill_add(&t->spill, b->pgno, &ref) != 0)
                 rc = CD_ENOMEM;
             if (rc) {
                 t->failed = 1;
-                return en_fail(rc, "spilling page %u to the log", b->pgno);
+                return en_fail(rc, "spilling page %u", b->pgno);
             }
             t->nspilled++;
             db->n_spilled++;
@@ -262,6 +297,8 @@ static int maybe_spill(en_txn *t) {
 
 /* Reads a spilled page back into buffer b. */
 static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *page) {
+    if (s->ref.frame == 0) /* in the main file */
+        return en_read_page(t->db, 0, s->pgno, mask, page, NULL);
     cd_diag d = {0};
     int rc = wal_read_page(t->db->wal, &s->ref, page, NULL, &d);
     if (rc == 0)
@@ -270,6 +307,41 @@ static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *pa
         return en_fail(rc, "page %u spilled to the log reads back corrupt: %s", s->pgno,
                        d.what ? d.what : "?");
     return rc ? en_fail(rc, "reading spilled page %u back", s->pgno) : 0;
+}
+
+/*
+ * At the commit of a transaction that spilled: writes its dirty pages
+ * past base_pages to the main file and frees them, then syncs the main
+ * file (all but SYNC_OFF), so that they and the pages spilled there are
+ * durable before the commit record that makes them reachable is written.
+ * A failed write leaves the transaction to roll back; a failed sync
+ * latches the handle.
+ */
+int en_pager_commit_direct(en_txn *t) {
+    en_db *db = t->db;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && t->dirty.slots && i <= t->dirty.mask; i++) {
+        for (en_buf **p = &t->dirty.slots[i]; rc == 0 && *p;) {
+            en_buf *b = *p;
+            if (b->pgno < t->base_pages) {
+                p = &b->next;
+                continue;
+            }
+            if ((rc = write_direct(t, b)) != 0)
+                break;
+            *p = b->next;
+            t->dirty.count--;
+            buf_put(t, b); /* committing: no value of the transaction outlives it */
+        }
+    }
+    if (rc)
+        return rc;
+    if (db->opt.sync != EN_SYNC_OFF && (rc = os_sync(db->file)) != 0)
+        return en_latch(db, rc, "syncing the main file");
+    uint64_t size;
+    if (os_size(db->file, &size) == 0) /* readers may now map these pages */
+        en_map_extend(db, (uint32_t)(size / db->page_size));
+    return 0;
 }
 
 /* ---- reading from disk ---------------------------------------------------- */

@@ -217,6 +217,7 @@ int en_write_begin(en_db *db, en_txn **out) {
     t->write = 1;
     t->st = db->state;
     t->st.txn = db->state.txn + 1;
+    t->base_pages = db->state.page_count;
     t->max_frame = wal_max_frame(db->wal);
     t->catalog.root = db->state.catalog_root;
     t->rctx = NULL; /* the writer reads the log through the log's own context */
@@ -405,6 +406,9 @@ int en_commit_group(en_txn *t) {
                   t->st.page_count != db->state.page_count;
     if (rc == 0 && changed)
         rc = en_catalog_flush(t);
+    /* A large transaction's pages new to the file go to the main file. */
+    if (rc == 0 && changed && t->nspilled)
+        rc = en_pager_commit_direct(t);
     /* The snapshot to publish is allocated before the commit, so that
      * nothing can fail once the commit is in the log. */
     en_snap *snap = NULL;

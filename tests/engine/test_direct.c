@@ -1,0 +1,184 @@
+/*
+ * test_direct.c: a write transaction larger than the cache writes the
+ * pages it takes from the end of the file straight to the main file, not
+ * to the log (en_pager.c).  It must still be durable when its commit
+ * returns (a power loss right after loses nothing), change nothing when
+ * it rolls back, and read back the pages it wrote out while it runs.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "en.h"
+#include "testvfs.h"
+
+#define PATH "/d.isle"
+#define VLEN 200u
+
+typedef struct job {
+    unsigned from, n;  /* keys from..from+n-1 */
+    unsigned stride;   /* visit order: k * stride mod n (coprime with n) */
+    uint32_t ver;      /* value version */
+    int fail;          /* roll back at the end */
+    int reread;        /* read every key back before the end */
+} job;
+
+static uint32_t key_of(unsigned k, char *buf) { return (uint32_t)sprintf(buf, "k%06u", k); }
+
+static void value_of(unsigned k, uint32_t ver, uint8_t *v) {
+    for (unsigned i = 0; i < VLEN; i++)
+        v[i] = (uint8_t)(k * 31u + ver * 7u + i);
+}
+
+static int check_one(en_txn *txn, en_tree t, unsigned k, uint32_t ver) {
+    char key[16];
+    uint8_t want[VLEN];
+    en_val v;
+    int rc = en_get(txn, t, key, key_of(k, key), &v);
+    if (rc)
+        return rc;
+    value_of(k, ver, want);
+    rc = v.len == VLEN && memcmp(v.data, want, VLEN) == 0 ? 0 : CD_ECORRUPT;
+    en_val_release(txn, &v);
+    return rc;
+}
+
+static int run_job(en_txn *txn, void *arg) {
+    job *j = arg;
+    en_tree t;
+    int rc = en_tree_open(txn, "d", EN_TREE_CREATE, &t);
+    char key[16];
+    uint8_t val[VLEN];
+    for (unsigned i = 0; rc == 0 && i < j->n; i++) {
+        unsigned k = j->from + (unsigned)(((uint64_t)i * j->stride) % j->n);
+        value_of(k, j->ver, val);
+        rc = en_put(txn, t, key, key_of(k, key), val, VLEN, 0);
+    }
+    for (unsigned k = j->from; rc == 0 && j->reread && k < j->from + j->n; k++)
+        if ((rc = check_one(txn, t, k, j->ver)) != 0)
+            cr_log_error("key %u reads back wrong inside its transaction", k);
+    return rc ? rc : j->fail ? CD_EINVAL : 0;
+}
+
+/* Every key from..from+n-1 holds version ver, and nothing else is there. */
+static void expect(en_db *db, unsigned from, unsigned n, uint32_t ver) {
+    en_txn *txn;
+    en_tree t;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    cr_assert_eq(en_tree_open(txn, "d", 0, &t), 0, "%s", en_errmsg());
+    for (unsigned k = from; k < from + n; k++)
+        cr_assert_eq(check_one(txn, t, k, ver), 0, "key %u", k);
+    char key[16];
+    en_val v;
+    cr_assert_eq(en_get(txn, t, key, key_of(from + n, key), &v), CD_ENOTFOUND);
+    if (from > 0)
+        cr_assert_eq(en_get(txn, t, key, key_of(from - 1, key), &v), CD_ENOTFOUND);
+    en_txn_end(txn);
+    uint64_t bad = 0;
+    cr_assert_eq(en_check(db, &bad), 0, "page %llu: %s", (unsigned long long)bad, en_errmsg());
+}
+
+static en_db *open_db(testvfs *t) {
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_FULL, .create = 1,
+                      .cache_bytes = 16 * 4096, .vfs = testvfs_vfs(t)};
+    en_db *db;
+    cr_assert_eq(en_open(PATH, &opt, &db), 0, "%s", en_errmsg());
+    return db;
+}
+
+static uint64_t log_bytes(en_db *db) {
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    return st.log_bytes;
+}
+
+Test(direct, a_large_commit_bypasses_the_log_and_survives_a_power_loss) {
+    testvfs *t = testvfs_new(5);
+    en_db *db = open_db(t);
+    job j = {.from = 0, .n = 3000, .stride = 1, .ver = 1};
+    uint64_t log0 = log_bytes(db);
+    cr_assert_eq(en_write_sync(db, run_job, &j), 0, "%s", en_errmsg());
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_gt(st.spilled_pages, 0, "the transaction fit the cache: nothing tested");
+    /* ~3000 x 212 bytes: about 170 leaves, nearly all new to the file */
+    cr_assert_gt(st.direct_pages, 150, "%llu pages written to the main file",
+                 (unsigned long long)st.direct_pages);
+    uint64_t logged = log_bytes(db) - log0;
+    cr_assert_lt(logged, st.direct_pages * 4096 / 8, "the log grew by %llu bytes",
+                 (unsigned long long)logged);
+    expect(db, 0, 3000, 1);
+    /* No checkpoint, no close: the power goes. */
+    testvfs_crash(t, TESTVFS_DROP);
+    db = open_db(t);
+    expect(db, 0, 3000, 1);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+Test(direct, a_large_transaction_that_rolls_back_changes_nothing) {
+    testvfs *t = testvfs_new(6);
+    en_db *db = open_db(t);
+    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    job big = {.from = 0, .n = 3000, .stride = 7, .ver = 2, .fail = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &big), CD_EINVAL);
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_gt(st.direct_pages, 0, "nothing was written past the end: nothing tested");
+    expect(db, 100, 10, 1);
+    /* The next large transaction takes the same pages again. */
+    job again = {.from = 200, .n = 2500, .stride = 1, .ver = 3};
+    cr_assert_eq(en_write_sync(db, run_job, &again), 0, "%s", en_errmsg());
+    testvfs_crash(t, TESTVFS_TORN);
+    db = open_db(t);
+    en_txn *txn;
+    en_tree tr;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    cr_assert_eq(en_tree_open(txn, "d", 0, &tr), 0);
+    for (unsigned k = 100; k < 110; k++)
+        cr_assert_eq(check_one(txn, tr, k, 1), 0, "key %u", k);
+    for (unsigned k = 200; k < 2700; k++)
+        cr_assert_eq(check_one(txn, tr, k, 3), 0, "key %u", k);
+    en_txn_end(txn);
+    uint64_t bad = 0;
+    cr_assert_eq(en_check(db, &bad), 0, "page %llu: %s", (unsigned long long)bad, en_errmsg());
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+Test(direct, pages_written_out_read_back_inside_the_transaction) {
+    testvfs *t = testvfs_new(7);
+    en_db *db = open_db(t);
+    /* Keys in a scattered order: leaves written out are dirtied again. */
+    job j = {.from = 0, .n = 4001, .stride = 1237, .ver = 4, .reread = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &j), 0, "%s", en_errmsg());
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_gt(st.direct_pages, 0);
+    expect(db, 0, 4001, 4);
+    cr_assert_eq(en_close(db), 0);
+    db = open_db(t);
+    expect(db, 0, 4001, 4);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+Test(direct, a_failed_write_to_the_main_file_rolls_back) {
+    testvfs *t = testvfs_new(8);
+    en_db *db = open_db(t);
+    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    /* Every write fails from the 20th on: some spilled pages get out,
+     * then one does not. */
+    testvfs_fail(t, TESTVFS_WRITE, 20, CD_EIO, 1);
+    job big = {.from = 0, .n = 3000, .stride = 1, .ver = 2};
+    cr_assert_eq(en_write_sync(db, run_job, &big), CD_EIO);
+    testvfs_fail_clear(t);
+    expect(db, 100, 10, 1);
+    job again = {.from = 0, .n = 3000, .stride = 1, .ver = 5};
+    cr_assert_eq(en_write_sync(db, run_job, &again), 0, "%s", en_errmsg());
+    expect(db, 0, 3000, 5);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
