@@ -331,7 +331,14 @@ int en_pager_commit_direct(en_txn *t) {
                 break;
             *p = b->next;
             t->dirty.count--;
-            buf_put(t, b); /* committing: no value of the transaction outlives it */
+            if (b->pins == 0) {
+                buf_put(t, b);
+            } else { /* a value not yet released reads it until the end */
+                uint32_t pins = b->pins;
+                if ((rc = live_add(t, b, b->pgno)) != 0)
+                    break;
+                b->pins = pins;
+            }
         }
     }
     if (rc)
