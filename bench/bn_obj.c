@@ -160,7 +160,7 @@ int bn_set_make(bn_set *set, bn_kind kind, const int64_t *ids, size_t n, uint32_
     for (size_t i = 0; i < n; i++) {
         bn_obj *o = &set->objs[i];
         bn_gen(kind, ids ? ids[i] : (int64_t)(i + 1), version, o, scratch);
-        bn_str *fields[3 + BN_TAGS_MAX] = {&o->name, &o->email, &o->addr.street};
+        bn_str *fields[4 + BN_TAGS_MAX] = {&o->name, &o->email, &o->addr.street};
         size_t nf = kind == BN_PROFILE ? 4 : 2;
         fields[3] = &o->addr.city;
         for (uint32_t t = 0; t < o->ntags; t++)
