@@ -134,8 +134,22 @@ int co_state_load(en_txn *t, const isle_coll *c, co_state *st);
 /* ---- arenas (isle_coll_rec.c) ------------------------------------------- */
 
 /* size bytes aligned to align (a power of two) or NULL (out of memory);
- * never NULL for size 0. */
-void *co_alloc(isle_arena *a, size_t size, size_t align);
+ * never NULL for size 0.  Inline for the common case, room in the current
+ * block: decoding a scan allocates every string of every object here. */
+void *co_alloc_slow(isle_arena *a, size_t size, size_t align);
+static inline void *co_alloc(isle_arena *a, size_t size, size_t align) {
+    if (size && a->buf_) {
+        size_t pad = (size_t)(-(uintptr_t)(a->buf_ + a->used_) & (align - 1));
+        size_t left = a->cap_ - a->used_;
+        if (pad <= left && size <= left - pad) {
+            void *p = a->buf_ + a->used_ + pad;
+            a->used_ += pad + size;
+            a->spent_ += pad + size;
+            return p;
+        }
+    }
+    return co_alloc_slow(a, size, align);
+}
 typedef struct co_mark {
     void *cur;
     size_t used, spent;

@@ -3,7 +3,9 @@
  * and the collection check, all over the engine's cursor on the
  * collection's tree, whose keys (cd_key_id_encode) sort as the ids do.
  * A snapshot from before the collection's tree existed walks an empty
- * collection.  Uses engine/ (en.h) and codec/ through coll_int.h.
+ * collection.  Objects are decoded where their records lie in the
+ * cursor's leaf (en_cursor_peek), those on overflow pages after loading
+ * them.  Uses engine/ (en.h) and codec/ through coll_int.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,11 @@ int isle_coll_cursor_prev(isle_coll_cursor *cur) {
     return move("isle_coll_cursor_prev", cur, en_cursor_prev);
 }
 
+static int bad_key(const isle_coll_cursor *cur, uint32_t klen) {
+    return en_fail(ISLE_ECORRUPT, "collection '%s': a key of %u bytes is not an id",
+                   cur->c->name, klen);
+}
+
 /* The current object's id. */
 static int cur_id(isle_coll_cursor *cur, int64_t *id, en_val *val) {
     const uint8_t *k;
@@ -96,9 +103,43 @@ static int cur_id(isle_coll_cursor *cur, int64_t *id, en_val *val) {
     if (rc == 0 && cd_key_id_decode(k, kl, id, NULL) != 0) {
         if (val)
             en_val_release(cur->t, val);
-        rc = en_fail(ISLE_ECORRUPT, "collection '%s': a key of %u bytes is not an id",
-                     cur->c->name, kl);
+        rc = bad_key(cur, kl);
     }
+    return rc;
+}
+
+/*
+ * Decodes the current object into obj, its id included.  The record is
+ * decoded where it lies in the leaf the cursor holds (en_cursor_peek: no
+ * pin, no en_val); co_decode copies whatever it keeps into the arena, so
+ * nothing in obj points into the page afterwards.  A record on overflow
+ * pages is loaded with en_cursor_get instead.  Errors of cur_id and
+ * co_decode, without a message for ISLE_ENOTFOUND (past_end adds it).
+ */
+static int cur_decode(isle_coll_cursor *cur, void *obj, isle_arena *arena) {
+    const isle_coll *c = cur->c;
+    const uint8_t *k, *rec;
+    uint32_t kl, len;
+    int64_t id;
+    if (!cur->ec)
+        return ISLE_ENOTFOUND;
+    int rc = en_cursor_peek(cur->ec, &k, &kl, &rec, &len);
+    if (rc)
+        return rc;
+    if (rec) {
+        if (kl != CD_KEY_ID_SIZE)
+            return bad_key(cur, kl);
+        id = cd_key_id_get(k);
+        rc = co_decode(c->root, rec, len, obj, arena, c->name);
+    } else {
+        en_val v;
+        if ((rc = cur_id(cur, &id, &v)) != 0)
+            return rc;
+        rc = co_decode(c->root, v.data, v.len, obj, arena, c->name);
+        en_val_release(cur->t, &v);
+    }
+    if (rc == 0)
+        memcpy((uint8_t *)obj + c->id_offset, &id, sizeof id);
     return rc;
 }
 
@@ -135,18 +176,9 @@ int isle_coll_cursor_id(isle_coll_cursor *cur, int64_t *id) {
 int isle_coll_cursor_get(isle_coll_cursor *cur, void *obj, isle_arena *arena) {
     if (!cur || !obj)
         return en_fail(ISLE_EINVAL, "isle_coll_cursor_get: NULL argument");
-    int64_t id;
-    en_val v;
     en_clear_error();
-    int rc = cur_id(cur, &id, &v);
-    if (rc)
-        return past_end("isle_coll_cursor_get", rc);
-    const isle_coll *c = cur->c;
-    rc = co_decode(c->root, v.data, v.len, obj, arena, c->name);
-    if (rc == 0)
-        memcpy((uint8_t *)obj + c->id_offset, &id, sizeof id);
-    en_val_release(cur->t, &v);
-    return done(rc);
+    int rc = cur_decode(cur, obj, arena);
+    return rc == ISLE_ENOTFOUND ? past_end("isle_coll_cursor_get", rc) : done(rc);
 }
 
 /* ---- scans ----------------------------------------------------------------------- */
@@ -157,6 +189,20 @@ static int scan_start(isle_coll_cursor *cur, int64_t from, int reverse) {
     return isle_coll_cursor_seek(cur, from, reverse ? ISLE_SEEK_LE : ISLE_SEEK_GE);
 }
 
+/* Clears the thread's message if something left one: where the cursor
+ * calls would call en_clear_error, for the price of a load when there is
+ * nothing to clear.  msg is en_errmsg() of the calling thread. */
+static void clear_left(const char *msg) {
+    if (msg[0])
+        en_clear_error();
+}
+
+/*
+ * The loop is isle_coll_cursor_get and _next (or _prev) over the engine's
+ * cursor directly: every step finds the message cleared as those calls
+ * leave it, so the caller sees the same codes and messages (the one
+ * past_end would write for ISLE_ENOTFOUND at the end is cleared anyway).
+ */
 int isle_coll_scan(isle_txn *txn, isle_coll *c, int64_t from_id, unsigned flags, void *obj,
                    isle_arena *arena, isle_scan_fn fn, void *arg) {
     if (!obj || !fn)
@@ -168,17 +214,21 @@ int isle_coll_scan(isle_txn *txn, isle_coll *c, int64_t from_id, unsigned flags,
     if (rc)
         return rc;
     int reverse = (flags & ISLE_SCAN_REVERSE) != 0, stopped = 0;
+    const char *msg = en_errmsg();
     co_mark m = arena ? co_arena_mark(arena) : (co_mark){0};
-    for (rc = scan_start(cur, from_id, reverse); rc == 0;
-         rc = reverse ? isle_coll_cursor_prev(cur) : isle_coll_cursor_next(cur)) {
+    rc = scan_start(cur, from_id, reverse);
+    while (rc == 0) {
+        clear_left(msg);
         if (arena)
             co_arena_restore(arena, m);
-        if ((rc = isle_coll_cursor_get(cur, obj, arena)) != 0)
+        if ((rc = cur_decode(cur, obj, arena)) != 0)
             break;
         if ((rc = fn(arg, obj)) != 0) {
             stopped = 1;
             break;
         }
+        clear_left(msg);
+        rc = reverse ? en_cursor_prev(cur->ec) : en_cursor_next(cur->ec);
     }
     isle_coll_cursor_close(cur);
     if (rc == ISLE_ENOTFOUND && !stopped)

@@ -90,7 +90,7 @@ static int advance(isle_arena *a, size_t need) {
     return 1;
 }
 
-void *co_alloc(isle_arena *a, size_t size, size_t align) {
+void *co_alloc_slow(isle_arena *a, size_t size, size_t align) {
     if (size == 0)
         return empty_alloc;
     for (;;) {
@@ -491,11 +491,13 @@ static int no_memory(const dec *d) {
     return en_fail(ISLE_ENOMEM, "collection '%s': out of memory in the arena", d->coll);
 }
 
-static void *dec_alloc(const dec *d, size_t size, size_t align) {
+static inline void *dec_alloc(const dec *d, size_t size, size_t align) {
     return d->arena ? co_alloc(d->arena, size, align) : NULL;
 }
 
-static char *dec_string(const dec *d, const char *s, uint32_t n) {
+/* Copies a string into the arena (inline: a scan copies every string of
+ * every object this way, and the calls cost as much as the copies). */
+static inline char *dec_string(const dec *d, const char *s, uint32_t n) {
     char *p = dec_alloc(d, (size_t)n + 1, 1);
     if (p)
         memcpy(p, s, (size_t)n + 1); /* the reader's strings end with NUL */
@@ -699,8 +701,9 @@ static int dec_type(const dec *d, const co_type *t, const cd_reader *r, uint8_t 
     if (depth > ISLE_NEST_DEPTH_MAX)
         return en_fail(ISLE_ECORRUPT, "collection '%s': a stored object nests deeper than "
                        "ISLE_NEST_DEPTH_MAX", d->coll);
-    for (uint32_t i = 0; i < t->nfields; i++) {
-        int rc = dec_field(d, &t->fields[i], r, obj, depth);
+    /* bounds read once: the byte stores into obj could alias t */
+    for (const co_field *f = t->fields, *end = f + t->nfields; f < end; f++) {
+        int rc = dec_field(d, f, r, obj, depth);
         if (rc)
             return rc;
     }

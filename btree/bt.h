@@ -272,5 +272,15 @@ int bt_cursor_key(const bt_cursor *cur, const uint8_t **key, uint32_t *klen);
 /* The current value, with bt_get's lifetime rules (independent of the
  * cursor: release it with bt_val_release). */
 int bt_cursor_value(const bt_cursor *cur, bt_val *out);
+/*
+ * The current key and value in one parse of the cell, taking no pin: all
+ * pointers are into the leaf the cursor holds pinned, valid until the
+ * cursor moves or closes (and, in the write transaction, until the tree
+ * is written).  *vlen is the value's length; *val is NULL when the value
+ * is stored on overflow pages, which only bt_cursor_value reads.  CD_EINVAL
+ * for NULL arguments or an unpositioned cursor.
+ */
+int bt_cursor_peek(const bt_cursor *cur, const uint8_t **key, uint32_t *klen,
+                   const uint8_t **val, uint32_t *vlen);
 
 #endif /* ISLE_BT_H */

@@ -127,7 +127,23 @@ static inline size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_
         *v = p[0];
         return 1;
     }
+    /* two bytes (values 128 .. 16383: a leaf cell's value word, a string's
+     * length): the last byte is 1 .. 0x7f, as 0 is not the shortest form */
+    if (end - p >= 2 && (uint8_t)(p[1] - 1u) < 0x7fu) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return 2;
+    }
     return cd_varint_get_slow(p, end, v);
+}
+
+/* A hint that the cache line holding p will be read soon; never faults,
+ * whatever p points at.  A no-op for compilers without the builtin. */
+static inline void cd_prefetch(const void *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
 }
 
 /* XXH3-64 of [data, data+len) with a seed: the checksum of every format. */

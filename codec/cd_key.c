@@ -395,7 +395,7 @@ int cd_key_id_decode(const uint8_t *key, size_t len, int64_t *id,
                      cd_diag *diag) {
     if (len != CD_KEY_ID_SIZE)
         return CD_CORRUPT(diag, "id key: length is not 8", len);
-    *id = int_unbias(get_be(key, CD_KEY_ID_SIZE), CD_KEY_ID_SIZE);
+    *id = cd_key_id_get(key);
     return CD_OK;
 }
 

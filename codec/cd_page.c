@@ -157,37 +157,6 @@ void cd_branch_cell_write(uint8_t *dst, uint32_t child, const void *key,
     memcpy(dst + n, key, klen);
 }
 
-int cd_leaf_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
-                       cd_leaf_cell *out) {
-    const uint8_t *p = page + off, *end = page + limit;
-    uint64_t klen, vword;
-    memset(out, 0, sizeof *out);
-    size_t a = cd_varint_get(p, end, &klen);
-    if (a == 0 || klen > CD_PAGE_SIZE_MAX)
-        return CD_ECORRUPT;
-    size_t b = cd_varint_get(p + a, end, &vword);
-    if (b == 0 || (vword >> 1) > UINT32_MAX)
-        return CD_ECORRUPT;
-    uint64_t vlen = vword >> 1, body = (vword & 1) ? 4 : vlen;
-    uint64_t len = a + b + klen + body;
-    if (len > (uint64_t)(end - p))
-        return CD_ECORRUPT;
-    out->key = p + a + b;
-    out->klen = (uint32_t)klen;
-    out->vlen = (uint32_t)vlen;
-    out->cell_len = (uint32_t)len;
-    if (vword & 1) {
-        out->val = NULL;
-        out->ovf_pgno = cd_get32(out->key + klen);
-        if (out->ovf_pgno < CD_FIRST_DATA_PGNO)
-            return CD_ECORRUPT;
-    } else {
-        out->val = out->key + klen;
-        out->ovf_pgno = 0;
-    }
-    return 0;
-}
-
 int cd_branch_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
                          cd_branch_cell *out) {
     const uint8_t *p = page + off, *end = page + limit;

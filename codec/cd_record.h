@@ -266,13 +266,41 @@ static inline double cd_reader_f64(const cd_reader *r, uint16_t off) {
     return v;
 }
 /*
+ * The string item at offset off of the record rec[0, len): 1 with *s
+ * (NUL-terminated, in the record) and its length *slen; 0 with *s NULL for
+ * off 0 or an item that does not fit the record or lacks its terminator.
+ * Inline, with cd_reader_string and cd_list_string: decoding a record
+ * reads every string through it.
+ */
+static inline int cd_string_item(const uint8_t *rec, uint32_t len, uint32_t off,
+                                 const char **s, uint32_t *slen) {
+    uint64_t n;
+    size_t vl;
+    *s = NULL;
+    *slen = 0;
+    if (off == 0 || off >= len || !(vl = cd_varint_get(rec + off, rec + len, &n)))
+        return 0;
+    const uint8_t *p = rec + off + vl;
+    if (n >= (uint64_t)(rec + len - p) || p[n] != 0)
+        return 0;
+    *s = (const char *)p;
+    *slen = (uint32_t)n;
+    return 1;
+}
+/* The offset a dynamic field's slot holds; 0 (null) beyond S. */
+static inline uint32_t cd_reader_offset(const cd_reader *r, uint16_t off) {
+    return cd_reader_has(r, off, CD_OFFSET_SIZE) ? cd_get32(cd_reader_slot(r, off)) : 0;
+}
+/*
  * Dynamic fields by static offset.  Each returns 1 and fills its output
  * when the field is present, 0 when it is null.  A string is returned as a
  * pointer into the record, NUL-terminated, and its length in bytes.
  * cd_reader_list needs the field's element type.
  */
-int cd_reader_string(const cd_reader *r, uint16_t off, const char **s,
-                     uint32_t *len);
+static inline int cd_reader_string(const cd_reader *r, uint16_t off, const char **s,
+                                   uint32_t *len) {
+    return cd_string_item(r->rec, r->len, cd_reader_offset(r, off), s, len);
+}
 int cd_reader_list(const cd_reader *r, uint16_t off, uint8_t type, cd_list *out);
 int cd_reader_object(const cd_reader *r, uint16_t off, cd_reader *sub);
 
@@ -306,7 +334,11 @@ static inline double cd_list_f64(const cd_list *l, uint32_t i) {
     return v;
 }
 /* String and object elements: 1 and the element, or 0 for a null one. */
-int cd_list_string(const cd_list *l, uint32_t i, const char **s, uint32_t *len);
+static inline int cd_list_string(const cd_list *l, uint32_t i, const char **s,
+                                 uint32_t *len) {
+    ISLE_ASSERT(l->type == CD_TYPE_STRING);
+    return cd_string_item(l->rec, l->rec_len, cd_get32(cd_list_elem(l, i)), s, len);
+}
 int cd_list_object(const cd_list *l, uint32_t i, cd_reader *sub);
 
 /* ---- writer: builds a record in a caller buffer -------------------------- */

@@ -362,19 +362,6 @@ static const uint8_t *item_at(const uint8_t *rec, uint32_t len, uint32_t off,
     return vl ? rec + off + vl : NULL;
 }
 
-static int string_at(const uint8_t *rec, uint32_t len, uint32_t off,
-                     const char **s, uint32_t *slen) {
-    uint64_t n;
-    const uint8_t *p = item_at(rec, len, off, &n);
-    *s = NULL;
-    *slen = 0;
-    if (!p || n >= (uint64_t)(rec + len - p) || p[n] != 0)
-        return 0;
-    *s = (const char *)p;
-    *slen = (uint32_t)n;
-    return 1;
-}
-
 static int object_at(const uint8_t *rec, uint32_t len, uint32_t off,
                      cd_reader *sub) {
     uint64_t n;
@@ -385,23 +372,13 @@ static int object_at(const uint8_t *rec, uint32_t len, uint32_t off,
     return cd_reader_init(sub, p, (size_t)n) == CD_OK;
 }
 
-static uint32_t slot_offset(const cd_reader *r, uint16_t off) {
-    return cd_reader_has(r, off, CD_OFFSET_SIZE) ? cd_get32(cd_reader_slot(r, off))
-                                                 : 0;
-}
-
-int cd_reader_string(const cd_reader *r, uint16_t off, const char **s,
-                     uint32_t *len) {
-    return string_at(r->rec, r->len, slot_offset(r, off), s, len);
-}
-
 int cd_reader_object(const cd_reader *r, uint16_t off, cd_reader *sub) {
-    return object_at(r->rec, r->len, slot_offset(r, off), sub);
+    return object_at(r->rec, r->len, cd_reader_offset(r, off), sub);
 }
 
 int cd_reader_list(const cd_reader *r, uint16_t off, uint8_t type, cd_list *out) {
     uint64_t n;
-    const uint8_t *p = item_at(r->rec, r->len, slot_offset(r, off), &n);
+    const uint8_t *p = item_at(r->rec, r->len, cd_reader_offset(r, off), &n);
     *out = (cd_list){.rec = r->rec, .elems = r->rec, .rec_len = r->len, .type = type};
     if (!p || type < CD_TYPE_BOOL || type > CD_TYPE_MAX || n > CD_LIST_LEN_MAX ||
         n * cd_type_size(type) > (uint64_t)(r->rec + r->len - p))
@@ -409,11 +386,6 @@ int cd_reader_list(const cd_reader *r, uint16_t off, uint8_t type, cd_list *out)
     out->elems = p;
     out->count = (uint32_t)n;
     return 1;
-}
-
-int cd_list_string(const cd_list *l, uint32_t i, const char **s, uint32_t *len) {
-    ISLE_ASSERT(l->type == CD_TYPE_STRING);
-    return string_at(l->rec, l->rec_len, cd_get32(cd_list_elem(l, i)), s, len);
 }
 
 int cd_list_object(const cd_list *l, uint32_t i, cd_reader *sub) {

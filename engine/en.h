@@ -253,6 +253,16 @@ int en_cursor_seek(en_cursor *c, const void *key, uint32_t klen);
 int en_cursor_next(en_cursor *c);
 int en_cursor_prev(en_cursor *c);
 int en_cursor_get(en_cursor *c, const uint8_t **key, uint32_t *klen, en_val *val);
+/*
+ * The current key and value read in place, with no en_val to release:
+ * pointers into the page the cursor holds, valid until the cursor moves or
+ * closes, or the tree is written.  *val is NULL when the value lives on
+ * overflow pages (then read it with en_cursor_get); *vlen is its length
+ * either way.  Fails as en_cursor_get does (CD_EINVAL once the tree was
+ * written or the transaction ended), but never reads a page.
+ */
+int en_cursor_peek(en_cursor *c, const uint8_t **key, uint32_t *klen, const uint8_t **val,
+                   uint32_t *vlen);
 
 /* ---- maintenance ---------------------------------------------------------- */
 
@@ -303,7 +313,10 @@ int en_tree_stat_each(en_db *db, void (*fn)(void *arg, const en_tree_stats *st),
 int en_check(en_db *db, uint64_t *bad_pgno);
 
 /* The calling thread's message about its last failure ("" if none), and
- * the setter every layer above uses.  en_fail returns code. */
+ * the setter every layer above uses.  en_fail returns code.  en_errmsg
+ * returns the same thread-local buffer every time on one thread, so a
+ * caller may keep the pointer and look at the current message through
+ * it. */
 const char *en_errmsg(void);
 int en_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

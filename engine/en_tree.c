@@ -385,3 +385,9 @@ int en_cursor_get(en_cursor *c, const uint8_t **key, uint32_t *klen, en_val *val
     }
     return rc;
 }
+
+int en_cursor_peek(en_cursor *c, const uint8_t **key, uint32_t *klen, const uint8_t **val,
+                   uint32_t *vlen) {
+    int rc = live(c);
+    return rc ? rc : bt_cursor_peek(&c->bc, key, klen, val, vlen);
+}

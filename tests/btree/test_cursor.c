@@ -2,7 +2,8 @@
  * test_cursor.c: cursors at the edges (empty tree, one entry, seek past
  * the end, prev from the first entry, next from the last), full walks in
  * both directions across many pages, seeks between keys, values through
- * a cursor (inline and overflow), and the pins a cursor holds.
+ * a cursor (inline and overflow) and read in place (bt_cursor_peek), and
+ * the pins a cursor holds.
  */
 #include "bt_test.h"
 
@@ -201,6 +202,66 @@ Test(cursor, snapshot_cursor_survives_commits) {
         cr_assert_eq(cur_u64(&c), 20ull * seen);
     }
     cr_assert_eq(seen, 1500);
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 0);
+}
+
+/* bt_cursor_peek gives the key and value bt_cursor_key and bt_cursor_value
+ * give, without a pin, and no bytes for a value on overflow pages. */
+Test(cursor, peek_reads_in_place) {
+    bt_tree t = {0};
+    const uint32_t n = 5000;
+    fill(&t, n);
+    cr_assert_eq(bt_put(pg, &t, "\xff", 1, "", 0, 0), 0); /* an empty value, last */
+    commit_ok(mp, &t);
+    bt_cursor c;
+    const uint8_t *k, *v;
+    uint32_t kl, vl;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    cr_assert_eq(bt_cursor_peek(&c, &k, &kl, &v, &vl), CD_EINVAL, "unpositioned");
+    cr_assert_eq(bt_cursor_first(&c), 0);
+    cr_assert_eq(bt_cursor_peek(&c, NULL, &kl, &v, &vl), CD_EINVAL);
+    cr_assert_eq(bt_cursor_peek(&c, &k, &kl, NULL, &vl), CD_EINVAL);
+    uint64_t pins = mem_pager_pins(mp);
+    uint32_t ovf = 0;
+    for (uint32_t i = 1; i <= n; i++) {
+        cr_assert_eq(bt_cursor_peek(&c, &k, &kl, &v, &vl), 0);
+        ASSERT_PINS(mp, pins);
+        const uint8_t *k2;
+        uint32_t kl2;
+        cr_assert_eq(bt_cursor_key(&c, &k2, &kl2), 0);
+        cr_assert(k == k2 && kl == kl2, "the key of entry %u", i);
+        cr_assert_eq(cur_u64(&c), 10ull * i);
+        bt_val bv;
+        cr_assert_eq(bt_cursor_value(&c, &bv), 0);
+        cr_assert_eq(vl, bv.len);
+        if (i % 100 == 0) {
+            cr_assert_null(v, "entry %u is on overflow pages", i);
+            cr_assert_eq(vl, 9000);
+            ovf++;
+        } else {
+            cr_assert(v == bv.data, "entry %u: the bytes in the leaf", i);
+            val_expect(&bv, 50, i);
+        }
+        bt_val_release(pg, &bv);
+        cr_assert_eq(bt_cursor_next(&c), 0);
+        pins = mem_pager_pins(mp);
+    }
+    cr_assert_eq(ovf, n / 100);
+    cr_assert_eq(bt_cursor_peek(&c, &k, &kl, &v, &vl), 0);
+    cr_assert(kl == 1 && k[0] == 0xff);
+    cr_assert(v != NULL && vl == 0, "an empty inline value is not an overflow one");
+    /* reverse, and seeks, land on what peek reads */
+    uint8_t key[8];
+    key_u64(10 * 4321 - 5, key);
+    cr_assert_eq(bt_cursor_seek(&c, key, 8), 0);
+    cr_assert_eq(bt_cursor_peek(&c, &k, &kl, &v, &vl), 0);
+    cr_assert_eq(cur_u64(&c), 10 * 4321);
+    cr_assert_eq(bt_cursor_prev(&c), 0);
+    cr_assert_eq(bt_cursor_peek(&c, &k, &kl, &v, &vl), 0);
+    cr_assert_eq(cur_u64(&c), 10 * 4320);
+    cr_assert_eq(vl, 50);
+    cr_assert_not_null(v);
     bt_cursor_close(&c);
     ASSERT_PINS(mp, 0);
 }
