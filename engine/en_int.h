@@ -299,6 +299,7 @@ struct isle_db {
     en_queue_ops queue;
     uint32_t queued, queue_max;
     atomic_uint pending_hint;     /* queued, for the writer's spin (a hint) */
+    atomic_uint sync_waiters;     /* callers in en_write_sync */
     uint64_t job_seq;
     int closing;                  /* no new jobs */
     int quit;                     /* the writer exits once idle */
