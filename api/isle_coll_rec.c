@@ -93,20 +93,9 @@ static int advance(isle_arena *a, size_t need) {
 void *co_alloc_slow(isle_arena *a, size_t size, size_t align) {
     if (size == 0)
         return empty_alloc;
-    for (;;) {
-        if (a->buf_) {
-            size_t pad = (size_t)(-(uintptr_t)(a->buf_ + a->used_) & (align - 1));
-            size_t left = a->cap_ - a->used_;
-            if (pad <= left && size <= left - pad) {
-                void *p = a->buf_ + a->used_ + pad;
-                a->used_ += pad + size;
-                a->spent_ += pad + size;
-                return p;
-            }
-        }
-        if (size > SIZE_MAX - align || !advance(a, size + align))
-            return NULL;
-    }
+    if (size > SIZE_MAX - align || !advance(a, size + align))
+        return NULL;
+    return co_alloc(a, size, align); /* an empty block of size + align: it fits */
 }
 
 co_mark co_arena_mark(const isle_arena *a) {

@@ -86,6 +86,14 @@ static en_db *open_db(testvfs *t) {
     return db;
 }
 
+/* A database holding keys 100..109, version 1. */
+static en_db *open_with_ten(testvfs *t) {
+    en_db *db = open_db(t);
+    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    return db;
+}
+
 static uint64_t log_bytes(en_db *db) {
     en_stats st;
     cr_assert_eq(en_stat(db, &st), 0);
@@ -118,9 +126,7 @@ Test(direct, a_large_commit_bypasses_the_log_and_survives_a_power_loss) {
 
 Test(direct, a_large_transaction_that_rolls_back_changes_nothing) {
     testvfs *t = testvfs_new(6);
-    en_db *db = open_db(t);
-    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
-    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    en_db *db = open_with_ten(t);
     job big = {.from = 0, .n = 3000, .stride = 7, .ver = 2, .fail = 1};
     cr_assert_eq(en_write_sync(db, run_job, &big), CD_EINVAL);
     en_stats st;
@@ -166,9 +172,7 @@ Test(direct, pages_written_out_read_back_inside_the_transaction) {
 
 Test(direct, a_failed_write_to_the_main_file_rolls_back) {
     testvfs *t = testvfs_new(8);
-    en_db *db = open_db(t);
-    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
-    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    en_db *db = open_with_ten(t);
     /* Every write fails from the 20th on: some spilled pages get out,
      * then one does not. */
     testvfs_fail(t, TESTVFS_WRITE, 20, CD_EIO, 1);
