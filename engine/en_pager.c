@@ -227,6 +227,24 @@ static void spill_clear(en_spillmap *m) {
     memset(m, 0, sizeof *m);
 }
 
+/*
+ * A buffer that has left the dirty set: spare, or, while a caller still
+ * holds a value on it (isle.h asks them to release values before writing
+ * the tree; if they did not, the bytes stay readable, if stale, until the
+ * value is released or the transaction ends), a read copy.
+ */
+static int dirty_release(en_txn *t, en_buf *b) {
+    if (b->pins == 0) {
+        buf_put(t, b);
+        return 0;
+    }
+    uint32_t pins = b->pins;
+    int rc = live_add(t, b, b->pgno);
+    if (rc == 0)
+        b->pins = pins;
+    return rc;
+}
+
 static void seal(const en_txn *t, en_buf *b) {
     cd_page_set_txn(b->page, t->st.txn);
     cd_page_seal(b->page, t->db->page_size);
@@ -269,11 +287,14 @@ static int maybe_spill(en_txn *t) {
                 p = &b->next;
                 continue;
             }
-            wal_frame_ref ref = {.pgno = b->pgno};
-            int rc = b->pgno >= t->base_pages
-                         ? write_direct(t, b)
-                         : (seal(t, b), wal_append_page_ref(db->wal, t->st.txn, b->pgno,
-                                                            b->page, &ref));
+            wal_frame_ref ref = {.pgno = b->pgno}; /* frame 0: the main file */
+            int rc;
+            if (b->pgno >= t->base_pages) {
+                rc = write_direct(t, b);
+            } else {
+                seal(t, b);
+                rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
+            }
             if (rc == 0 && spill_add(&t->spill, b->pgno, &ref) != 0)
                 rc = CD_ENOMEM;
             if (rc) {
@@ -331,14 +352,7 @@ int en_pager_commit_direct(en_txn *t) {
                 break;
             *p = b->next;
             t->dirty.count--;
-            if (b->pins == 0) {
-                buf_put(t, b);
-            } else { /* a value not yet released reads it until the end */
-                uint32_t pins = b->pins;
-                if ((rc = live_add(t, b, b->pgno)) != 0)
-                    break;
-                b->pins = pins;
-            }
+            rc = dirty_release(t, b);
         }
     }
     if (rc)
@@ -592,20 +606,8 @@ static int op_free(void *ctx, uint32_t pgno) {
     en_buf *b = en_dirty_find(&t->dirty, pgno);
     if (b) {
         en_dirty_remove(&t->dirty, b);
-        if (b->pins == 0) {
-            buf_put(t, b);
-        } else {
-            /* A caller still holds a value on this page (isle.h asks them
-             * to release it before writing its tree; if they did not, the
-             * bytes stay readable, if stale, until it is released or the
-             * transaction ends): it becomes a read copy. */
-            uint32_t pins = b->pins;
-            int rc = live_add(t, b, pgno);
-            if (rc)
-                return rc;
-            b->pins = pins;
-        }
-        return en_free_release(t, pgno, 1);
+        int rc = dirty_release(t, b);
+        return rc ? rc : en_free_release(t, pgno, 1);
     }
     if (spill_find(&t->spill, pgno, NULL)) {
         spill_remove(&t->spill, pgno);
