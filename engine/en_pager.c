@@ -42,7 +42,7 @@ static en_buf *buf_get(en_txn *t) {
 /* A pinned read copy joins the live set, so that the end of the
  * transaction frees it even if a value still pins it (values need not be
  * released before their transaction ends). */
-static int live_add(en_txn *t, en_buf *b, uint32_t pgno) {
+static int live_reserve(en_txn *t) {
     if (t->nlive == t->cap_live) {
         uint32_t nc = t->cap_live ? t->cap_live * 2 : 16;
         en_buf **nl = realloc(t->live, (size_t)nc * sizeof *nl);
@@ -51,12 +51,24 @@ static int live_add(en_txn *t, en_buf *b, uint32_t pgno) {
         t->live = nl;
         t->cap_live = nc;
     }
+    return 0;
+}
+
+/* live_add once live_reserve made room: cannot fail. */
+static void live_put(en_txn *t, en_buf *b, uint32_t pgno) {
+    ISLE_ASSERT(t->nlive < t->cap_live);
     b->pgno = pgno;
     b->pins = 1;
     b->live = 1;
     b->live_idx = t->nlive;
     t->live[t->nlive++] = b;
-    return 0;
+}
+
+static int live_add(en_txn *t, en_buf *b, uint32_t pgno) {
+    int rc = live_reserve(t);
+    if (rc == 0)
+        live_put(t, b, pgno);
+    return rc;
 }
 
 static void live_del(en_txn *t, en_buf *b) {
@@ -233,16 +245,19 @@ static void spill_clear(en_spillmap *m) {
  * the tree; if they did not, the bytes stay readable, if stale, until the
  * value is released or the transaction ends), a read copy.
  */
-static int dirty_release(en_txn *t, en_buf *b) {
+static void dirty_release(en_txn *t, en_buf *b) {
     if (b->pins == 0) {
         buf_put(t, b);
-        return 0;
+        return;
     }
     uint32_t pins = b->pins;
-    int rc = live_add(t, b, b->pgno);
-    if (rc == 0)
-        b->pins = pins;
-    return rc;
+    live_put(t, b, b->pgno);
+    b->pins = pins;
+}
+
+/* Before b leaves the dirty set: room for dirty_release to keep it. */
+static int dirty_release_reserve(en_txn *t, const en_buf *b) {
+    return b->pins ? live_reserve(t) : 0;
 }
 
 static void seal(const en_txn *t, en_buf *b) {
@@ -348,11 +363,11 @@ int en_pager_commit_direct(en_txn *t) {
                 p = &b->next;
                 continue;
             }
-            if ((rc = write_direct(t, b)) != 0)
+            if ((rc = dirty_release_reserve(t, b)) != 0 || (rc = write_direct(t, b)) != 0)
                 break;
             *p = b->next;
             t->dirty.count--;
-            rc = dirty_release(t, b);
+            dirty_release(t, b);
         }
     }
     if (rc)
@@ -605,9 +620,12 @@ static int op_free(void *ctx, uint32_t pgno) {
     en_txn *t = ctx;
     en_buf *b = en_dirty_find(&t->dirty, pgno);
     if (b) {
+        int rc = dirty_release_reserve(t, b);
+        if (rc)
+            return rc;
         en_dirty_remove(&t->dirty, b);
-        int rc = dirty_release(t, b);
-        return rc ? rc : en_free_release(t, pgno, 1);
+        dirty_release(t, b);
+        return en_free_release(t, pgno, 1);
     }
     if (spill_find(&t->spill, pgno, NULL)) {
         spill_remove(&t->spill, pgno);
