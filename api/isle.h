@@ -188,10 +188,10 @@ ISLE_API void isle_options_init(isle_options *opt);
 /*
  * Opens the database at path (opt NULL: the defaults).  A log left by a
  * crash is recovered: every transaction whose commit returned (in FULL
- * mode) is there, and no part of one that did not.  The open checkpoints
- * the recovered log only if it holds more than checkpoint_bytes, as a
- * commit would; a smaller log stays and new commits follow it, so the
- * open reads the log once and writes nothing more.
+ * mode) is there, and no part of one that did not.  The open reads the
+ * log once and writes no page: the recovered log stays, new commits follow
+ * it, and it is checkpointed as any log is (after a commit that finds it
+ * past checkpoint_bytes, by isle_checkpoint, or at the close).
  * Errors: ISLE_EINVAL (NULL or empty path, bad options), ISLE_ENOTFOUND
  * (missing and opt->create is 0), ISLE_EBUSY (locked by another handle or
  * process), ISLE_ENOTDB (not an isle database), ISLE_EVERSION (written by

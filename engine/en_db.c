@@ -9,10 +9,10 @@
  *      pages and take the valid one with the larger transaction id;
  *   4. open the log, which recovers itself: committed transactions after
  *      the meta's are the state to resume from;
- *   5. load the free list, publish the first snapshot, and checkpoint what
- *      the log held if it passes checkpoint_bytes (as after a commit);
- *      a smaller log stays, read through its index, and new commits
- *      follow its last one.
+ *   5. load the free list and publish the first snapshot.  What the log
+ *      held stays there, read through its index; new commits follow its
+ *      last one, and the first commit that finds it past checkpoint_bytes
+ *      checkpoints it (or the close does).
  * Uses wal/, os/, codec/.
  */
 #include <stdio.h>
@@ -220,11 +220,6 @@ int en_open_steps(en_db *db) {
         rc = en_free_load(db);
     if (rc == 0)
         rc = en_publish(db, &db->state, wal_max_frame(db->wal));
-    if (rc == 0 && wal_max_frame(db->wal) && en_log_bytes(db) > db->opt.checkpoint_bytes) {
-        pthread_mutex_lock(&db->write_lock);
-        rc = en_checkpoint_locked(db);
-        pthread_mutex_unlock(&db->write_lock);
-    }
     if (rc == 0)
         en_map_open(db);
     return rc;
