@@ -41,7 +41,8 @@ static en_buf *buf_get(en_txn *t) {
 
 /* A pinned read copy joins the live set, so that the end of the
  * transaction frees it even if a value still pins it (values need not be
- * released before their transaction ends). */
+ * released before their transaction ends): live_add, or live_reserve
+ * first and then live_put where the copy must not fail to join. */
 static int live_reserve(en_txn *t) {
     if (t->nlive == t->cap_live) {
         uint32_t nc = t->cap_live ? t->cap_live * 2 : 16;
@@ -54,7 +55,6 @@ static int live_reserve(en_txn *t) {
     return 0;
 }
 
-/* live_add once live_reserve made room: cannot fail. */
 static void live_put(en_txn *t, en_buf *b, uint32_t pgno) {
     ISLE_ASSERT(t->nlive < t->cap_live);
     b->pgno = pgno;
