@@ -550,8 +550,8 @@ static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
     return 0;
 }
 
-static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
-    en_txn *t = ctx;
+/* A new page for t, dirty and pinned, its bytes not yet set. */
+static int alloc_buf(en_txn *t, uint32_t *pgno, uint8_t **page) {
     uint32_t p;
     int rc = maybe_spill(t);
     if (rc)
@@ -562,10 +562,17 @@ static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
         en_free_release(t, p, 1);
     if (rc)
         return rc;
-    memset(b->page, 0, t->db->page_size);
     *pgno = p;
     *page = b->page;
     return 0;
+}
+
+static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
+    en_txn *t = ctx;
+    int rc = alloc_buf(t, pgno, page);
+    if (rc == 0)
+        memset(*page, 0, t->db->page_size);
+    return rc;
 }
 
 static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page) {
@@ -601,7 +608,7 @@ static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page
         return rc;
     uint32_t np;
     uint8_t *copy;
-    rc = op_alloc(ctx, &np, &copy);
+    rc = alloc_buf(t, &np, &copy);
     if (rc == 0) {
         memcpy(copy, old, t->db->page_size);
         cd_page_set_pgno(copy, np);

@@ -96,16 +96,19 @@
  * log order (commit records have no number).  A reader bounds its view by
  * the frame count it captured at its snapshot start (wal_max_frame, like
  * SQLite's mxFrame): wal_find(pgno, max_frame) returns the newest frame of
- * pgno numbered <= max_frame.  Entries are never replaced: a newer frame
- * of a page is added beside the older ones, so a reader bounded at an
- * older point still finds the version it must see.  The index is a list
- * of segments of WAL_SEG_FRAMES frames; each segment holds the frames'
- * positions (plain data, written before publication) and an open-
- * addressing hash table of _Atomic 16-bit slots.  The writer (the only
- * thread that inserts) fills a transaction's slots with release stores
- * when its commit record has been written, then publishes the new frame
- * count with a release store; a reader's acquire loads of the segment
- * pointer and of each slot make the positions they cover visible.  A
+ * pgno numbered <= max_frame.  The index is a list of segments of
+ * WAL_SEG_FRAMES frames; each segment holds the frames' positions (plain
+ * data, written before publication) and an open-addressing hash table of
+ * _Atomic 16-bit slots, one slot per page: it holds the page's newest
+ * frame in the segment, and each frame's position links to the page's
+ * frame before it.  A page rewritten by every commit thus costs a lookup
+ * one probe, not one per version, and a reader bounded at an older point
+ * still finds the version it must see by following the links.  The
+ * writer (the only thread that inserts) links and stores a transaction's
+ * slots with release stores when its commit record has been written,
+ * then publishes the new frame count with a release store; a reader's
+ * acquire loads of the segment pointer and of each slot make the
+ * positions they cover, and the older ones they link to, visible.  A
  * lookup probes the segments from the one holding max_frame down to the
  * first, and returns the largest matching frame <= max_frame.  Nothing is
  * freed or reused until wal_reset, which the engine calls only when no

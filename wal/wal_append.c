@@ -88,21 +88,38 @@ static int txn_check(wal *w, uint64_t txn) {
 /*
  * The longest run of zero bytes in page[0, P), in aligned 8-byte words:
  * *off and the length returned.  A page keeps its free space zeroed
- * (cd_page.h), so a page with room has one long run.
+ * (cd_page.h), so a page with room has one long run.  A block of 64
+ * bytes that is all zero words, or has none, is taken at once; only a
+ * block with both is walked word by word.
  */
 static uint32_t zero_run(const uint8_t *page, uint32_t P, uint32_t *off) {
     uint32_t best = 0, best_at = 0, run = 0;
-    for (uint32_t i = 0; i < P; i += 8) {
-        uint64_t v;
-        memcpy(&v, page + i, 8);
-        if (v) {
+    for (uint32_t b = 0; b < P; b += 64) {
+        uint64_t v[8];
+        uint32_t words = P - b < 64 ? (P - b) / 8 : 8, set = 0;
+        memcpy(v, page + b, words * 8);
+        for (uint32_t j = 0; j < words; j++)
+            set |= (uint32_t)(v[j] != 0) << j;
+        if (set == 0) {
+            run += words * 8;
+        } else if (set == (1u << words) - 1) {
             run = 0;
-            continue;
+        } else {
+            for (uint32_t j = 0; j < words; j++) {
+                if (v[j]) {
+                    run = 0;
+                    continue;
+                }
+                run += 8;
+                if (run > best) {
+                    best = run;
+                    best_at = b + 8 * j + 8 - run;
+                }
+            }
         }
-        run += 8;
         if (run > best) {
             best = run;
-            best_at = i + 8 - run;
+            best_at = b + words * 8 - run;
         }
     }
     *off = best_at;
@@ -200,7 +217,7 @@ int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
     if (rc)
         goto out;
     wal_finfo *fi = wal_index_info(w, frame);
-    *fi = (wal_finfo){w->wbuf_off + w->wbuf_len, pgno, h.len};
+    *fi = (wal_finfo){.offset = w->wbuf_off + w->wbuf_len, .pgno = pgno, .len = h.len};
     if (ref)
         *ref = (wal_frame_ref){.frame = frame, .offset = fi->offset, .pgno = pgno,
                                .len = h.len};

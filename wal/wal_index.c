@@ -2,9 +2,10 @@
  * wal_index.c: the index from page number to committed frames, and the
  * checkpoint iterator built on it.  The index is a list of segments of
  * WAL_SEG_FRAMES frames, each with an open-addressing (linear probing)
- * hash table of _Atomic 16-bit slots; entries are only ever added, so a
- * lookup bounded by an older max_frame still finds the versions it must
- * see (wal.h explains the publication protocol).  The writer is the only
+ * hash table of _Atomic 16-bit slots, one per page: a slot holds the
+ * page's newest frame in the segment and each frame links to the page's
+ * frame before it, so a lookup bounded by an older max_frame still finds
+ * the version it must see (wal.h explains the publication protocol).  The writer is the only
  * thread that stores; wal_find runs on any thread without a lock.
  */
 #include <stdlib.h>
@@ -52,15 +53,20 @@ void wal_index_publish(wal *w, uint64_t from, uint64_t to) {
         uint64_t si = (f - 1) / WAL_SEG_FRAMES;
         uint32_t k = (uint32_t)((f - 1) % WAL_SEG_FRAMES);
         wal_seg *s = atomic_load_explicit(&w->seg[si], memory_order_relaxed);
-        uint32_t i = slot_hash(s->info[k].pgno);
+        wal_finfo *fi = &s->info[k];
+        uint32_t i = slot_hash(fi->pgno);
         uint32_t probes = 0;
+        uint16_t v;
         /* Relaxed: the writer is the only thread storing slots. */
-        while (atomic_load_explicit(&s->slot[i], memory_order_relaxed) != 0) {
+        while ((v = atomic_load_explicit(&s->slot[i], memory_order_relaxed)) != 0 &&
+               s->info[v - 1].pgno != fi->pgno) {
             i = (i + 1) & SLOT_MASK;
             ISLE_VERIFY(++probes < WAL_SEG_SLOTS); /* load <= 1/2 */
         }
+        fi->prev = v;
         /* Release: pairs with the acquire load of the slot in wal_find;
-         * info[k] (written at append) is visible to whoever sees k + 1. */
+         * info[k] (written at append, prev just now) is visible to whoever
+         * sees k + 1. */
         atomic_store_explicit(&s->slot[i], (uint16_t)(k + 1),
                               memory_order_release);
     }
@@ -87,22 +93,25 @@ void wal_index_free(wal *w) {
     }
 }
 
-/* The largest frame of pgno <= max_frame in segment si, or 0. */
+/* The largest frame of pgno <= max_frame in segment si, or 0: the page's
+ * slot holds its newest frame, and each frame links to the one before. */
 static uint64_t seg_find(const wal_seg *s, uint64_t si, uint32_t pgno,
                          uint64_t max_frame) {
-    uint64_t base = si * WAL_SEG_FRAMES, best = 0;
+    uint64_t base = si * WAL_SEG_FRAMES;
     uint32_t i = slot_hash(pgno);
     for (uint32_t n = 0; n < WAL_SEG_SLOTS; n++, i = (i + 1) & SLOT_MASK) {
         /* Acquire: pairs with the release store in wal_index_publish, so
-         * info[v - 1] is visible. */
-        uint16_t v = atomic_load_explicit(&s->slot[i], memory_order_acquire);
+         * info[v - 1] and the frames it links to are visible. */
+        uint32_t v = atomic_load_explicit(&s->slot[i], memory_order_acquire);
         if (v == 0)
-            break;
-        uint64_t f = base + v;
-        if (f <= max_frame && f > best && s->info[v - 1].pgno == pgno)
-            best = f;
+            return 0;
+        if (s->info[v - 1].pgno != pgno)
+            continue;
+        while (v && base + v > max_frame)
+            v = s->info[v - 1].prev;
+        return v ? base + v : 0;
     }
-    return best;
+    return 0;
 }
 
 int wal_find(const wal *w, uint32_t pgno, uint64_t max_frame,

@@ -70,11 +70,15 @@ typedef struct wal_finfo {
     uint64_t offset;
     uint32_t pgno;
     uint32_t len;
+    /* The frame before this one of the same page in the segment, as a
+     * slot value (0: none): set when the frame is published. */
+    uint32_t prev;
 } wal_finfo;
 
 typedef struct wal_seg {
     wal_finfo info[WAL_SEG_FRAMES];
-    /* 0: empty; k: frame (segment base + k), i.e. info[k - 1]. */
+    /* 0: empty; k: frame (segment base + k), i.e. info[k - 1], the
+     * newest published frame of its page in the segment. */
     _Atomic uint16_t slot[WAL_SEG_SLOTS];
 } wal_seg;
 

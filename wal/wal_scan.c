@@ -154,7 +154,7 @@ static int scan_page(scan *s, const wal_fhdr *h, uint64_t off,
     int rc = frame > WAL_FRAMES_MAX ? CD_ETOOBIG : wal_index_reserve(w, frame);
     if (rc)
         return rc;
-    *wal_index_info(w, frame) = (wal_finfo){off, h->pgno, h->len};
+    *wal_index_info(w, frame) = (wal_finfo){.offset = off, .pgno = h->pgno, .len = h->len};
     w->nframes = frame;
     w->txn = h->txn;
     return 0;

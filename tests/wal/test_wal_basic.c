@@ -260,6 +260,46 @@ Test(wal_basic, snapshot_bounds) {
     testvfs_free(t);
 }
 
+/* A page rewritten by every commit, between others: each bound finds the
+ * version it must, and the newest costs no walk over the older ones. */
+Test(wal_basic, page_rewritten_every_commit) {
+    testvfs *t = testvfs_new(7);
+    wal *w;
+    cr_assert_eq(tu_open(testvfs_vfs(t), 1, &w, NULL), 0);
+    const uint32_t N = WAL_SEG_FRAMES + 500; /* across a segment's end */
+    uint64_t hot_frame[WAL_SEG_FRAMES + 501] = {0};
+    uint64_t frame = 0;
+    for (uint32_t i = 1; i <= N / 2; i++) {
+        tu_leaf(pg, TU_P, 2, i, 10);
+        cr_assert_eq(wal_append_page(w, i, 2, pg), 0);
+        hot_frame[i] = ++frame;
+        tu_leaf(pg, TU_P, 3 + i, i, 10);
+        cr_assert_eq(wal_append_page(w, i, 3 + i, pg), 0);
+        frame++;
+        cr_assert_eq(wal_append_commit(w, i, NULL, 0), 0);
+    }
+    uint8_t got[TU_P];
+    wal_frame_ref ref;
+    for (uint32_t i = 1; i <= N / 2; i++) {
+        /* bounded at the commit of i, and just before its page 2 frame */
+        cr_assert_eq(wal_find(w, 2, hot_frame[i] + 1, &ref), 0);
+        cr_assert_eq(ref.frame, hot_frame[i]);
+        cr_assert_eq(wal_find(w, 2, hot_frame[i] - 1, &ref), i == 1 ? CD_ENOTFOUND : 0);
+        if (i > 1)
+            cr_assert_eq(ref.frame, hot_frame[i - 1]);
+        cr_assert_eq(wal_find(w, 3 + i, hot_frame[i], &ref), CD_ENOTFOUND);
+        cr_assert_eq(wal_find(w, 3 + i, frame, &ref), 0);
+        cr_assert_eq(ref.frame, hot_frame[i] + 1);
+    }
+    cr_assert_eq(wal_find(w, 2, frame, &ref), 0);
+    cr_assert_eq(ref.frame, hot_frame[N / 2]);
+    cr_assert_eq(wal_read_page(w, &ref, got, NULL, NULL), 0);
+    tu_leaf(pg, TU_P, 2, N / 2, 10);
+    cr_assert_arr_eq(got, pg, TU_P);
+    cr_assert_eq(wal_close(w), 0);
+    testvfs_free(t);
+}
+
 /* More frames than one index segment: lookups across segments. */
 Test(wal_basic, index_segments) {
     testvfs *t = testvfs_new(6);
