@@ -99,6 +99,12 @@ typedef struct bt_pager_ops {
      * or alloc): the same bytes at the same address, released by one more
      * unpin.  Never fails and never reads. */
     void (*pin)(void *ctx, const uint8_t *page);
+    /* Optional (NULL: never called).  An append split (bt_insert.c) has
+     * filled page pgno, pinned now, and inserts in ascending order will
+     * not write it again: the source may write it out once it is
+     * unpinned.  It stays readable and writable as any page is: a later
+     * write makes it dirty again. */
+    void (*done)(void *ctx, uint32_t pgno);
 } bt_pager_ops;
 
 /* page_size: the file's page size; txn: the id of the current write

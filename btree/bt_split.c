@@ -175,7 +175,11 @@ static int split_insert(bt_wctx *w, uint32_t level, uint32_t idx,
         (void)pg->ops->free(pg->ctx, rp);
         return rc;
     }
-    return parent_insert(w, level, sep, seplen, fr->pgno, rp);
+    uint32_t left = fr->pgno;
+    rc = parent_insert(w, level, sep, seplen, left, rp);
+    if (rc == 0 && w->append && pg->ops->done)
+        pg->ops->done(pg->ctx, left); /* full: the next keys go right */
+    return rc;
 }
 
 int bt_branch_insert(bt_wctx *w, uint32_t level, uint32_t idx, uint32_t child,

@@ -93,6 +93,11 @@ typedef struct en_buf {
 /* Every en_buf is one block from posix_memalign(64, EN_BUF_HDR + page
  * size): the header, then the page, so a page pointer finds its header and
  * the cache can take a buffer over whole (en_cache_adopt). */
+/* A large transaction (past EN_BEHIND_FROM bytes of dirty pages) writes
+ * the pages an ascending load has filled to the main file in runs of up
+ * to EN_BEHIND_PAGES (en_pager.c). */
+#define EN_BEHIND_PAGES 32u
+#define EN_BEHIND_FROM ((uint64_t)2 << 20)
 #define EN_BUF_HDR 64u
 _Static_assert(sizeof(en_buf) <= EN_BUF_HDR, "buffer header fits");
 #define EN_BUF_OF(page) ((en_buf *)((uint8_t *)(page) - EN_BUF_HDR))
@@ -226,6 +231,10 @@ struct isle_txn {
     uint32_t *own_free;     /* pages allocated and freed here: reusable */
     uint32_t nown, cap_own;
     void *rctx;             /* wal_rctx for log reads */
+    /* pages an append split filled, to write behind (en_pager.c) */
+    uint32_t behind[EN_BEHIND_PAGES];
+    uint32_t nbehind;
+    uint8_t *behind_buf;    /* EN_BEHIND_PAGES pages: a run written at once */
 };
 
 struct isle_cursor {

@@ -265,17 +265,117 @@ static void seal(const en_txn *t, en_buf *b) {
     cd_page_seal(b->page, t->db->page_size);
 }
 
-/* Writes dirty page b, sealed, to its place in the main file (a page past
- * the transaction's base_pages only). */
-static int write_direct(en_txn *t, en_buf *b) {
+/* Writes dirty pages bufs[0, n), numbered consecutively from bufs[0] and
+ * each past the transaction's base_pages, sealed, to their place in the
+ * main file: one write (a run of several goes through behind_buf). */
+static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
     en_db *db = t->db;
-    seal(t, b);
-    en_map_invalidate(db, b->pgno); /* never read there yet: only for form */
-    int rc = os_write(db->file, (uint64_t)b->pgno * db->page_size, b->page, db->page_size);
+    uint32_t P = db->page_size;
+    for (uint32_t i = 0; i < n; i++) {
+        ISLE_ASSERT(bufs[i]->pgno == bufs[0]->pgno + i && bufs[i]->pgno >= t->base_pages);
+        seal(t, bufs[i]);
+        en_map_invalidate(db, bufs[i]->pgno); /* never read there yet: only for form */
+        if (n > 1)
+            memcpy(t->behind_buf + (size_t)i * P, bufs[i]->page, P);
+    }
+    const uint8_t *src = n > 1 ? t->behind_buf : bufs[0]->page;
+    int rc = os_write(db->file, (uint64_t)bufs[0]->pgno * P, src, (size_t)n * P);
     if (rc)
-        return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
+        return en_fail(rc, "writing page %u to the main file: %s", bufs[0]->pgno,
                        os_file_error(db->file));
-    db->n_direct++;
+    db->n_direct += n;
+    return 0;
+}
+
+static int write_direct(en_txn *t, en_buf *b) { return write_run(t, &b, 1); }
+
+/* Before a transaction's first spill: the group's commits go first, since
+ * the frames of one log transaction are contiguous.  This transaction's
+ * snapshot is their state, so it reads them from the log from now on. */
+static int spill_prepare(en_txn *t) {
+    en_db *db = t->db;
+    if (!db->group_unlogged)
+        return 0;
+    int rc = en_group_log(db);
+    if (rc) {
+        t->failed = 1;
+        return rc;
+    }
+    t->max_frame = wal_max_frame(db->wal);
+    return 0;
+}
+
+/* After dirty page b was written to the main file (frame 0) or to the
+ * log (ref): it leaves the dirty set for the spill map. */
+static int spilled(en_txn *t, en_buf *b, const wal_frame_ref *ref) {
+    if (spill_add(&t->spill, b->pgno, ref) != 0) {
+        t->failed = 1;
+        return en_fail(CD_ENOMEM, "spilling page %u", b->pgno);
+    }
+    t->nspilled++;
+    t->db->n_spilled++;
+    en_dirty_remove(&t->dirty, b);
+    buf_put(t, b);
+    return 0;
+}
+
+static int cmp_pgno(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Write-behind: a large transaction loading keys in ascending order fills
+ * page after page on the tree's right edge, and each page an append split
+ * leaves full (bt_pager_ops.done) is written to its place in the main file
+ * once unpinned, in runs of consecutive pages, and its buffer reused.  A
+ * load thus holds a few buffers, warm in the processor's cache, instead of
+ * a cache's worth, and its data reaches the file as it goes rather than
+ * all at the commit.  The pages are spilled pages like any (see above):
+ * only pages past base_pages, whose place nothing can read before the
+ * commit, and only past EN_BEHIND_FROM bytes of dirty pages, so that a
+ * small transaction is logged whole and pays no sync of the main file.
+ */
+static void op_done(void *ctx, uint32_t pgno) {
+    en_txn *t = ctx;
+    if (pgno < t->base_pages || t->nbehind == EN_BEHIND_PAGES ||
+        (uint64_t)t->dirty.count * t->db->page_size < EN_BEHIND_FROM)
+        return;
+    t->behind[t->nbehind++] = pgno;
+}
+
+/* Writes the queued pages that are still dirty and unpinned; pinned ones
+ * stay queued. */
+static int behind_write(en_txn *t) {
+    int rc = spill_prepare(t);
+    if (rc)
+        return rc;
+    if (!t->behind_buf &&
+        posix_memalign((void **)&t->behind_buf, 64, (size_t)EN_BEHIND_PAGES * t->db->page_size))
+        return t->behind_buf = NULL, en_fail(CD_ENOMEM, "out of memory writing pages behind");
+    qsort(t->behind, t->nbehind, sizeof t->behind[0], cmp_pgno);
+    en_buf *run[EN_BEHIND_PAGES];
+    uint32_t n = 0, kept = 0;
+    for (uint32_t i = 0; i <= t->nbehind; i++) {
+        en_buf *b = i < t->nbehind ? en_dirty_find(&t->dirty, t->behind[i]) : NULL;
+        if (b && b->pins) {
+            t->behind[kept++] = b->pgno;
+            b = NULL;
+        }
+        if (n && (!b || b->pgno != run[n - 1]->pgno + 1)) {
+            if ((rc = write_run(t, run, n)) != 0) {
+                t->failed = 1;
+                return rc;
+            }
+            for (uint32_t k = 0; k < n; k++)
+                if ((rc = spilled(t, run[k], &(wal_frame_ref){.pgno = run[k]->pgno})) != 0)
+                    return rc;
+            n = 0;
+        }
+        if (b)
+            run[n++] = b;
+    }
+    t->nbehind = kept;
     return 0;
 }
 
@@ -284,17 +384,9 @@ static int maybe_spill(en_txn *t) {
     en_db *db = t->db;
     if ((uint64_t)t->dirty.count * db->page_size <= db->opt.cache_bytes)
         return 0;
-    if (db->group_unlogged) {
-        /* The group's commits go first: the frames of one log transaction
-         * are contiguous.  This transaction's snapshot is their state, so
-         * it reads them from the log now. */
-        int rc = en_group_log(db);
-        if (rc) {
-            t->failed = 1;
-            return rc;
-        }
-        t->max_frame = wal_max_frame(db->wal);
-    }
+    int rc = spill_prepare(t);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i <= t->dirty.mask; i++) {
         for (en_buf **p = &t->dirty.slots[i]; *p;) {
             en_buf *b = *p;
@@ -303,27 +395,23 @@ static int maybe_spill(en_txn *t) {
                 continue;
             }
             wal_frame_ref ref = {.pgno = b->pgno}; /* frame 0: the main file */
-            int rc;
             if (b->pgno >= t->base_pages) {
                 rc = write_direct(t, b);
             } else {
                 seal(t, b);
                 rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
+                if (rc)
+                    rc = en_fail(rc, "spilling page %u to the log", b->pgno);
             }
-            if (rc == 0 && spill_add(&t->spill, b->pgno, &ref) != 0)
-                rc = CD_ENOMEM;
             if (rc) {
                 t->failed = 1;
-                return en_fail(rc, "spilling page %u", b->pgno);
+                return rc;
             }
-            t->nspilled++;
-            db->n_spilled++;
-            *p = b->next;
-            t->dirty.count--;
-            buf_put(t, b);
+            if ((rc = spilled(t, b, &ref)) != 0) /* unlinks b: *p is the next */
+                return rc;
         }
     }
-    int rc = wal_flush(db->wal);
+    rc = wal_flush(db->wal);
     if (rc) {
         t->failed = 1;
         return en_fail(rc, "writing spilled pages to the log");
@@ -554,6 +642,8 @@ static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
 static int alloc_buf(en_txn *t, uint32_t *pgno, uint8_t **page) {
     uint32_t p;
     int rc = maybe_spill(t);
+    if (rc == 0 && t->nbehind == EN_BEHIND_PAGES)
+        rc = behind_write(t);
     if (rc)
         return rc;
     rc = en_free_alloc(t, &p);
@@ -649,6 +739,7 @@ const bt_pager_ops en_pager_ops = {
     .free = op_free,
     .unpin = op_unpin,
     .pin = op_pin,
+    .done = op_done,
 };
 
 void en_pager_init(en_txn *t) {
@@ -686,4 +777,7 @@ void en_pager_release_all(en_txn *t) {
     }
     t->bufs_free = NULL;
     t->nspare = 0;
+    free(t->behind_buf);
+    t->behind_buf = NULL;
+    t->nbehind = 0;
 }

@@ -1,9 +1,11 @@
 /*
  * test_direct.c: a write transaction larger than the cache writes the
  * pages it takes from the end of the file straight to the main file, not
- * to the log (en_pager.c).  It must still be durable when its commit
- * returns (a power loss right after loses nothing), change nothing when
- * it rolls back, and read back the pages it wrote out while it runs.
+ * to the log, and so does a large ascending load with the pages its
+ * append splits fill, as it goes (write-behind, en_pager.c).  It must
+ * still be durable when its commit returns (a power loss right after
+ * loses nothing), change nothing when it rolls back or a write fails, and
+ * read back and rewrite the pages it wrote out while it runs.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ typedef struct job {
     uint32_t ver;      /* value version */
     int fail;          /* roll back at the end */
     int reread;        /* read every key back before the end */
+    unsigned rewrite;  /* then put keys from..from+rewrite-1 again, ver + 1 */
 } job;
 
 static uint32_t key_of(unsigned k, char *buf) { return (uint32_t)sprintf(buf, "k%06u", k); }
@@ -57,6 +60,13 @@ static int run_job(en_txn *txn, void *arg) {
     for (unsigned k = j->from; rc == 0 && j->reread && k < j->from + j->n; k++)
         if ((rc = check_one(txn, t, k, j->ver)) != 0)
             cr_log_error("key %u reads back wrong inside its transaction", k);
+    for (unsigned k = j->from; rc == 0 && k < j->from + j->rewrite; k++) {
+        value_of(k, j->ver + 1, val);
+        rc = en_put(txn, t, key, key_of(k, key), val, VLEN, 0);
+    }
+    for (unsigned k = j->from; rc == 0 && j->reread && k < j->from + j->rewrite; k++)
+        if ((rc = check_one(txn, t, k, j->ver + 1)) != 0)
+            cr_log_error("key %u reads back wrong after its rewrite", k);
     return rc ? rc : j->fail ? CD_EINVAL : 0;
 }
 
@@ -78,13 +88,15 @@ static void expect(en_db *db, unsigned from, unsigned n, uint32_t ver) {
     cr_assert_eq(en_check(db, &bad), 0, "page %llu: %s", (unsigned long long)bad, en_errmsg());
 }
 
-static en_db *open_db(testvfs *t) {
+static en_db *open_cache(testvfs *t, size_t cache_bytes) {
     en_options opt = {.page_size = 4096, .sync = EN_SYNC_FULL, .create = 1,
-                      .cache_bytes = 16 * 4096, .vfs = testvfs_vfs(t)};
+                      .cache_bytes = cache_bytes, .vfs = testvfs_vfs(t)};
     en_db *db;
     cr_assert_eq(en_open(PATH, &opt, &db), 0, "%s", en_errmsg());
     return db;
 }
+
+static en_db *open_db(testvfs *t) { return open_cache(t, 16 * 4096); }
 
 /* A database holding keys 100..109, version 1. */
 static en_db *open_with_ten(testvfs *t) {
@@ -183,6 +195,75 @@ Test(direct, a_failed_write_to_the_main_file_rolls_back) {
     job again = {.from = 0, .n = 3000, .stride = 1, .ver = 5};
     cr_assert_eq(en_write_sync(db, run_job, &again), 0, "%s", en_errmsg());
     expect(db, 0, 3000, 5);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* ---- write-behind: an ascending load past EN_BEHIND_FROM -------------- */
+
+#define BIG_CACHE ((size_t)64 << 20) /* the transaction fits: no spill */
+#define LOAD_KEYS 20000u             /* ~4.2 MB of cells, past EN_BEHIND_FROM */
+
+/* Keys from..from+n-1: the first `first` at version ver + 1, the rest ver. */
+static void expect_two(en_db *db, unsigned from, unsigned n, unsigned first, uint32_t ver) {
+    en_txn *txn;
+    en_tree t;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    cr_assert_eq(en_tree_open(txn, "d", 0, &t), 0, "%s", en_errmsg());
+    for (unsigned k = from; k < from + n; k++)
+        cr_assert_eq(check_one(txn, t, k, k < from + first ? ver + 1 : ver), 0, "key %u", k);
+    en_txn_end(txn);
+    uint64_t bad = 0;
+    cr_assert_eq(en_check(db, &bad), 0, "page %llu: %s", (unsigned long long)bad, en_errmsg());
+}
+
+Test(direct, an_ascending_load_writes_its_full_pages_behind) {
+    testvfs *t = testvfs_new(9);
+    en_db *db = open_cache(t, BIG_CACHE);
+    uint64_t log0 = log_bytes(db);
+    /* Read back inside the transaction, then the first keys (on pages
+     * written behind long ago) are put again: read from the main file
+     * and dirtied again. */
+    job j = {.from = 0, .n = LOAD_KEYS, .stride = 1, .ver = 1, .reread = 1, .rewrite = 300};
+    cr_assert_eq(en_write_sync(db, run_job, &j), 0, "%s", en_errmsg());
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    /* ~1,100 leaves; those past the first 2 MB of dirty pages go behind */
+    cr_assert_gt(st.direct_pages, 400, "%llu pages written behind",
+                 (unsigned long long)st.direct_pages);
+    uint64_t logged = log_bytes(db) - log0;
+    cr_assert_lt(logged, (uint64_t)LOAD_KEYS * VLEN, "the log grew by %llu bytes",
+                 (unsigned long long)logged);
+    expect_two(db, 0, LOAD_KEYS, 300, 1);
+    testvfs_crash(t, TESTVFS_DROP); /* acknowledged: a power loss keeps it */
+    db = open_cache(t, BIG_CACHE);
+    expect_two(db, 0, LOAD_KEYS, 300, 1);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+Test(direct, a_load_written_behind_that_rolls_back_changes_nothing) {
+    testvfs *t = testvfs_new(10);
+    en_db *db = open_cache(t, BIG_CACHE);
+    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    job big = {.from = 1000, .n = LOAD_KEYS, .stride = 1, .ver = 2, .fail = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &big), CD_EINVAL);
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_gt(st.direct_pages, 0, "nothing was written behind: nothing tested");
+    expect(db, 100, 10, 1);
+    /* A failing write midway: the transaction fails and rolls back. */
+    testvfs_fail(t, TESTVFS_WRITE, 5, CD_EIO, 1);
+    cr_assert_eq(en_write_sync(db, run_job, &big), CD_EIO);
+    testvfs_fail_clear(t);
+    expect(db, 100, 10, 1);
+    /* The pages past the end are taken again, and survive a torn crash. */
+    job again = {.from = 1000, .n = LOAD_KEYS, .stride = 1, .ver = 3};
+    cr_assert_eq(en_write_sync(db, run_job, &again), 0, "%s", en_errmsg());
+    testvfs_crash(t, TESTVFS_TORN);
+    db = open_cache(t, BIG_CACHE);
+    expect(db, 1000, LOAD_KEYS, 3);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
