@@ -105,6 +105,11 @@ typedef struct bt_pager_ops {
      * unpinned.  It stays readable and writable as any page is: a later
      * write makes it dirty again. */
     void (*done)(void *ctx, uint32_t pgno);
+    /* Optional (NULL: bt_put always descends).  Pins pgno and gives its
+     * bytes if the current transaction already holds it writable (as
+     * dirty would return it, same number); CD_ENOTFOUND, with nothing
+     * done, if it does not. */
+    int (*owned)(void *ctx, uint32_t pgno, uint8_t **page);
 } bt_pager_ops;
 
 /* page_size: the file's page size; txn: the id of the current write
@@ -119,9 +124,17 @@ typedef struct bt_pager {
 
 /* ---- trees and values --------------------------------------------------- */
 
-/* A tree: its root page number, 0 for the empty tree. */
+/*
+ * A tree: its root page number, 0 for the empty tree.  append_leaf is
+ * bt_put's note that this page is the tree's rightmost leaf and already
+ * writable in the current transaction (0: not known), so that a key past
+ * its last one goes straight there.  Start it at 0 in each transaction and
+ * carry it from one bt_put or bt_del of the tree to the next (they keep
+ * it true); drop it (0) when the tree changes any other way.
+ */
 typedef struct bt_tree {
     uint32_t root;
+    uint32_t append_leaf;
 } bt_tree;
 
 /*

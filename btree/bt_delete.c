@@ -210,6 +210,7 @@ int bt_del(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen)
         return rc;
     if (tree->root == 0)
         return CD_ENOTFOUND;
+    tree->append_leaf = 0; /* a merge may free the rightmost leaf */
     bt_wctx w = {.pg = pager, .tree = tree};
     rc = bt_descend(pager, tree->root, key, klen, 0, &w.path, &exact);
     if (rc)
@@ -273,5 +274,6 @@ int bt_drop(const bt_pager *pager, bt_tree *tree) {
     int rc = drop_page(pager, tree->root, 0, anc);
     if (rc == 0)
         tree->root = 0;
+    tree->append_leaf = 0;
     return rc;
 }

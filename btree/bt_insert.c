@@ -11,7 +11,10 @@
  * Append fast path: when every page of the path is on the tree's right
  * edge and the key is past the last key of the rightmost leaf, splits
  * start a new right page instead of halving (w->append), so ascending
- * inserts leave full pages behind.  Uses codec/cd_page.h.
+ * inserts leave full pages behind.  Such a put also notes the leaf in
+ * tree->append_leaf, and the next put of a larger key that fits there
+ * places its cell directly, with no descent (put_appended): ascending
+ * loads descend once per leaf.  Uses codec/cd_page.h.
  */
 #include <stdlib.h>
 
@@ -122,6 +125,44 @@ static int leaf_place(bt_wctx *w, int exact, const uint8_t *cell, uint32_t len,
     return bt_leaf_insert(w, cell, len, key, klen);
 }
 
+/*
+ * The put of a key past the last one of tree->append_leaf, when its cell
+ * fits there inline: *done = 1.  Otherwise *done = 0 and nothing changed
+ * (the note dropped if it no longer holds).  No parent changes: the
+ * rightmost leaf's range is open above.
+ */
+static int put_appended(const bt_pager *pg, bt_tree *tree, const uint8_t *key,
+                        uint32_t klen, const void *val, uint32_t vlen, int *done) {
+    *done = 0;
+    uint32_t len = cd_leaf_cell_len(klen, vlen, 0);
+    if (len > bt_inline_cell_max(pg->page_size))
+        return 0;
+    uint8_t *page;
+    int rc = pg->ops->owned(pg->ctx, tree->append_leaf, &page);
+    if (rc) {
+        tree->append_leaf = 0;
+        return rc == CD_ENOTFOUND ? 0 : rc;
+    }
+    unsigned n = cd_page_n(page);
+    cd_leaf_cell last;
+    if (cd_page_type(page) != CD_PAGE_LEAF || n == 0) {
+        tree->append_leaf = 0;
+    } else {
+        cd_leaf_cell_get(page, n - 1, &last);
+        if (cd_key_cmp(key, klen, last.key, last.klen) <= 0) {
+            tree->append_leaf = 0;
+        } else {
+            uint8_t *dst = cd_page_cell_alloc(page, pg->page_size, n, len);
+            if (dst) { /* else full: the descent splits it */
+                cd_leaf_cell_write(dst, key, klen, val, vlen, 0);
+                *done = 1;
+            }
+        }
+    }
+    pg->ops->unpin(pg->ctx, page);
+    return 0;
+}
+
 static int put_args(const bt_pager *pager, const bt_tree *tree, const void *key,
                     uint32_t klen, const void *val, uint32_t vlen, unsigned flags) {
     if (!pager || !tree || (flags & ~BT_NOOVERWRITE) || (vlen && !val))
@@ -137,6 +178,12 @@ int bt_put(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen,
     int rc = put_args(pager, tree, key, klen, val, vlen, flags);
     if (rc)
         return rc;
+    if (tree->append_leaf && pager->ops->owned) {
+        int done;
+        rc = put_appended(pager, tree, key, klen, val, vlen, &done);
+        if (rc || done)
+            return rc;
+    }
     bt_wctx w = {.pg = pager, .tree = tree};
     uint8_t stack_cell[1024], *cell = stack_cell;
     uint32_t len = 0, old_ovf = 0, old_vlen = 0, new_ovf = 0;
@@ -176,6 +223,14 @@ int bt_put(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen,
             placed = 1; /* or half-placed if it fails: the txn aborts */
             rc = leaf_place(&w, exact, cell, len, key, klen);
         }
+    }
+    /* The note holds if the cell went last into the rightmost leaf, now
+     * writable; a split sent it to a new page (the next put finds it). */
+    tree->append_leaf = 0;
+    if (rc == 0 && w.append) {
+        const bt_frame *leaf = &w.path.f[w.path.depth - 1];
+        if (cd_page_n(leaf->page) == leaf->idx + 1u)
+            tree->append_leaf = leaf->pgno;
     }
     bt_path_release(pager, &w.path); /* no pins needed to free a chain */
     if (rc == 0 && old_ovf)

@@ -75,7 +75,7 @@ static int catalog_each(en_txn *t, catalog_fn fn, void *arg, uint64_t *bad) {
             (rc = bt_cursor_value(&cur, &v)) != 0)
             break;
         snprintf(name, sizeof name, "%.*s", (int)(klen > EN_NAME_MAX ? EN_NAME_MAX : klen), key);
-        bt_tree tree = {v.len == 16 ? cd_get32(v.data) : 0};
+        bt_tree tree = {.root = v.len == 16 ? cd_get32(v.data) : 0};
         int ok = v.len == 16 && v.data[4] == 1;
         bt_val_release(&t->pager, &v);
         if (!ok) {

@@ -182,6 +182,7 @@ typedef struct en_troot {
     uint8_t exists;
     uint8_t dirty;    /* root changed: write back at commit */
     uint32_t gen;     /* bumped by writes: invalidates cursors */
+    uint32_t append_leaf; /* bt_tree.append_leaf, from put to put */
 } en_troot;
 
 /* A change noted by a write transaction, for watchers. */

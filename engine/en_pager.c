@@ -665,35 +665,45 @@ static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
     return rc;
 }
 
-static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page) {
+/* pgno pinned, if this transaction holds it writable: dirty, or spilled
+ * (brought back into memory, same number).  CD_ENOTFOUND otherwise. */
+static int op_owned(void *ctx, uint32_t pgno, uint8_t **page) {
     en_txn *t = ctx;
     en_buf *b = en_dirty_find(&t->dirty, pgno);
     if (b) {
         b->pins++;
-        *new_pgno = pgno;
         *page = b->page;
         return 0;
     }
     const en_spilled *s = spill_find(&t->spill, pgno, NULL);
-    if (s) { /* allocated in this transaction: back into memory, same number */
-        int rc = maybe_spill(t);
-        if (rc == 0)
-            rc = dirty_new(t, pgno, &b);
-        if (rc == 0 && (rc = spill_read(t, s, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW,
-                                        b->page)) != 0) {
-            b->pins = 0;
-            en_dirty_remove(&t->dirty, b);
-            buf_put(t, b);
-        }
-        if (rc)
-            return rc;
-        spill_remove(&t->spill, pgno);
+    if (!s)
+        return CD_ENOTFOUND;
+    /* allocated in this transaction: back into memory, same number */
+    int rc = maybe_spill(t);
+    if (rc == 0)
+        rc = dirty_new(t, pgno, &b);
+    if (rc == 0 && (rc = spill_read(t, s, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW,
+                                    b->page)) != 0) {
+        b->pins = 0;
+        en_dirty_remove(&t->dirty, b);
+        buf_put(t, b);
+    }
+    if (rc)
+        return rc;
+    spill_remove(&t->spill, pgno);
+    *page = b->page;
+    return 0;
+}
+
+static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page) {
+    en_txn *t = ctx;
+    int rc = op_owned(ctx, pgno, page);
+    if (rc != CD_ENOTFOUND) {
         *new_pgno = pgno;
-        *page = b->page;
-        return 0;
+        return rc;
     }
     const uint8_t *old;
-    int rc = op_get(ctx, pgno, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW, &old);
+    rc = op_get(ctx, pgno, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW, &old);
     if (rc)
         return rc;
     uint32_t np;
@@ -740,6 +750,7 @@ const bt_pager_ops en_pager_ops = {
     .unpin = op_unpin,
     .pin = op_pin,
     .done = op_done,
+    .owned = op_owned,
 };
 
 void en_pager_init(en_txn *t) {

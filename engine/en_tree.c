@@ -180,13 +180,14 @@ int en_tree_drop(en_txn *t, const char *name) {
     if (rc)
         return rc;
     en_troot *r = &t->roots[id];
-    bt_tree bt = {r->root};
+    bt_tree bt = {.root = r->root};
     rc = bt_drop(&t->pager, &bt);
     if (rc) {
         t->failed = 1;
         return rc;
     }
     r->root = 0;
+    r->append_leaf = 0;
     r->exists = 0;
     r->dirty = 1;
     r->gen++;
@@ -245,7 +246,7 @@ int en_get(en_txn *t, en_tree id, const void *key, uint32_t klen, en_val *out) {
     int rc = resolve(t, id, &r);
     if (rc)
         return rc;
-    bt_tree bt = {r->root};
+    bt_tree bt = {.root = r->root};
     bt_val v;
     rc = bt_get(&t->pager, &bt, key, klen, &v);
     if (rc == 0)
@@ -279,6 +280,7 @@ static int write_epilogue(en_txn *t, en_tree id, en_troot *r, const bt_tree *bt,
         t->failed = 1;
     else if (rc == 0 && bt->root != r->root)
         r->root = bt->root, r->dirty = 1, t->catalog_dirty = 1;
+    r->append_leaf = harmless(rc) ? bt->append_leaf : 0;
     return rc;
 }
 
@@ -290,7 +292,7 @@ int en_put(en_txn *t, en_tree id, const void *key, uint32_t klen,
         return rc;
     if (flags & ~EN_PUT_NOOVERWRITE)
         return en_fail(CD_EINVAL, "unknown flags for en_put");
-    bt_tree bt = {r->root};
+    bt_tree bt = {.root = r->root, .append_leaf = r->append_leaf};
     rc = bt_put(&t->pager, &bt, key, klen, val, vlen,
                 (flags & EN_PUT_NOOVERWRITE) ? BT_NOOVERWRITE : 0);
     return write_epilogue(t, id, r, &bt, key, klen, rc);
@@ -301,7 +303,7 @@ int en_del(en_txn *t, en_tree id, const void *key, uint32_t klen) {
     int rc = write_prologue(t, id, &r);
     if (rc)
         return rc;
-    bt_tree bt = {r->root};
+    bt_tree bt = {.root = r->root};
     rc = bt_del(&t->pager, &bt, key, klen);
     return write_epilogue(t, id, r, &bt, key, klen, rc);
 }
@@ -316,7 +318,7 @@ int en_cursor_open(en_txn *t, en_tree id, en_cursor **out) {
     en_cursor *c = calloc(1, sizeof *c);
     if (!c)
         return en_fail(CD_ENOMEM, "out of memory for a cursor");
-    bt_tree bt = {r->root};
+    bt_tree bt = {.root = r->root};
     bt_cursor_open(&t->pager, &bt, &c->bc);
     c->txn = t;
     c->tree = id;

@@ -176,6 +176,21 @@ static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page
     return 0;
 }
 
+/* bt_put's append path: only a page born in this transaction is writable
+ * as it is. */
+static int op_owned(void *ctx, uint32_t pgno, uint8_t **page) {
+    mem_pager *mp = ctx;
+    if (injected(mp))
+        return mp->fail_rc;
+    if (!mp->in_write || pgno >= mp->count || mp->pages[pgno].state != PG_LIVE ||
+        mp->pages[pgno].born_txn != mp->cur_txn)
+        return CD_ENOTFOUND;
+    mp->pages[pgno].pins++;
+    mp->pins++;
+    *page = data_of(&mp->pages[pgno]);
+    return 0;
+}
+
 static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
     mem_pager *mp = ctx;
     if (injected(mp))
@@ -234,7 +249,7 @@ static void op_pin(void *ctx, const uint8_t *page) {
 
 static const bt_pager_ops mem_ops = {
     .get = op_get, .dirty = op_dirty, .alloc = op_alloc, .free = op_free,
-    .unpin = op_unpin, .pin = op_pin,
+    .unpin = op_unpin, .pin = op_pin, .owned = op_owned,
 };
 
 mem_pager *mem_pager_new(uint32_t page_size) {
@@ -347,8 +362,10 @@ int mem_pager_abort(mem_pager *mp, bt_tree *tree) {
     mp->pending.n = keep;
     mp->in_write = 0;
     mp->written.n = 0;
-    if (tree)
+    if (tree) {
         tree->root = mp->committed_root;
+        tree->append_leaf = 0;
+    }
     return 0;
 }
 

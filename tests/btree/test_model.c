@@ -3,7 +3,8 @@
  * 200,000) mixed operations against a tree and an in-memory reference:
  * puts (with and without BT_NOOVERWRITE) of keys of 1..64 bytes drawn from
  * a pool rich in shared prefixes and prefix-of-each-other keys, values of
- * 0..2000 bytes plus a few of 5..300 KB; deletes; gets; full and partial
+ * 0..2000 bytes plus a few of 5..300 KB; runs of ascending puts past the
+ * last key (after deleting the pool's tail); deletes; gets; full and partial
  * cursor walks in both directions from seeks.  It commits every ~1000
  * operations (sometimes aborting instead, and rolling the reference back),
  * runs bt_check after each of three phases (grow, churn, shrink), keeps a
@@ -108,6 +109,30 @@ static void do_put(model *m) {
     m->count += !m->ref[i].present;
     m->ref[i] = (ref_ent){.present = 1, .vlen = vlen, .seed = seed};
     m->puts++;
+}
+
+/* Deletes every key from a cut near the end of the pool, then puts keys
+ * past it in ascending order: right-edge merges, then appends that go
+ * straight to the rightmost leaf (bt_put's append note) until it splits. */
+static void do_append_run(model *m) {
+    uint32_t cut = m->npool - 1 - rng_below(&m->rng, m->npool / 20 + 1);
+    for (uint32_t i = cut; i < m->npool; i++) {
+        if (!m->ref[i].present)
+            continue;
+        cr_assert_eq(bt_del(m->pg, &m->t, m->pool[i].key, m->pool[i].klen), 0);
+        m->ref[i].present = 0;
+        m->count--;
+        m->dels++;
+    }
+    uint32_t n = 1 + rng_below(&m->rng, 80);
+    for (uint32_t i = cut; n-- > 0 && i < m->npool; i += 1 + rng_below(&m->rng, 3)) {
+        uint32_t vlen = value_len(m), seed = (uint32_t)rng_next(&m->rng);
+        int rc = put_val(m->pg, &m->t, m->pool[i].key, m->pool[i].klen, vlen, seed, 0);
+        cr_assert_eq(rc, 0, "append put: %d", rc);
+        m->count++;
+        m->ref[i] = (ref_ent){.present = 1, .vlen = vlen, .seed = seed};
+        m->puts++;
+    }
 }
 
 static void do_del(model *m) {
@@ -257,7 +282,7 @@ static void run_phase(model *m, uint64_t ops, int put, int del, int get) {
     for (uint64_t k = 0; k < ops; k++) {
         int r = (int)rng_below(&m->rng, 100);
         if (r < put)
-            do_put(m);
+            rng_below(&m->rng, 40) == 0 ? do_append_run(m) : do_put(m);
         else if (r < put + del)
             do_del(m);
         else if (r < put + del + get)
