@@ -769,8 +769,9 @@ ISLE_API const char *isle_coll_name(const isle_coll *c);
 ISLE_API int isle_coll_put(isle_txn *txn, isle_coll *c, void *obj);
 /*
  * Stores the n objects of the array objs (as n puts, in order, but faster:
- * one encode buffer, no per-object lookups for new ids, ascending auto
- * ids appended to the tree).  All or nothing: if object k is bad, none is
+ * one encode buffer, no per-object lookups for new ids, ascending ids
+ * appended to the tree's last leaf, and a large load's full leaves
+ * written to the file as it goes).  All or nothing: if object k is bad, none is
  * stored and no id is written back.  Errors: as isle_coll_put (the
  * message gives the index of the bad object).
  */
@@ -915,8 +916,11 @@ typedef struct isle_stats {
     uint64_t oldest_reader_txn; /* snapshot of the oldest open read, 0: none */
     uint32_t readers;
     uint64_t checkpoints, commits, log_syncs; /* since open */
-    uint64_t spilled_pages; /* since open: pages of write transactions larger
-                               than cache_bytes, written out early */
+    uint64_t spilled_pages; /* since open: pages of write transactions
+                               written out before their commit: past
+                               cache_bytes of changed pages, and the pages
+                               a large load in ascending key order has
+                               filled (past 2 MiB of changed pages) */
     uint64_t direct_pages;  /* since open: pages those transactions took from
                                the end of the file, written straight to the
                                main file (spilled, or at their commit) and
