@@ -289,9 +289,9 @@ static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
 
 static int write_direct(en_txn *t, en_buf *b) { return write_run(t, &b, 1); }
 
-/* Before a transaction's first spill: the group's commits go first, since
- * the frames of one log transaction are contiguous.  This transaction's
- * snapshot is their state, so it reads them from the log from now on. */
+/* Before a spill: the group's unlogged commits go first, since the frames
+ * of one log transaction are contiguous.  This transaction's snapshot is
+ * their state, so it reads them from the log from then on. */
 static int spill_prepare(en_txn *t) {
     en_db *db = t->db;
     if (!db->group_unlogged)
@@ -350,9 +350,11 @@ static int behind_write(en_txn *t) {
     int rc = spill_prepare(t);
     if (rc)
         return rc;
-    if (!t->behind_buf &&
-        posix_memalign((void **)&t->behind_buf, 64, (size_t)EN_BEHIND_PAGES * t->db->page_size))
-        return t->behind_buf = NULL, en_fail(CD_ENOMEM, "out of memory writing pages behind");
+    if (!t->behind_buf && posix_memalign((void **)&t->behind_buf, 64,
+                                         (size_t)EN_BEHIND_PAGES * t->db->page_size) != 0) {
+        t->behind_buf = NULL;
+        return en_fail(CD_ENOMEM, "out of memory writing pages behind");
+    }
     qsort(t->behind, t->nbehind, sizeof t->behind[0], cmp_pgno);
     en_buf *run[EN_BEHIND_PAGES];
     uint32_t n = 0, kept = 0;
