@@ -147,6 +147,13 @@ static int op_get(void *ctx, uint32_t pgno, unsigned type_mask, const uint8_t **
     return 0;
 }
 
+/* Pins a page born in this transaction: writable as it is. */
+static void pin_own(mem_pager *mp, uint32_t pgno, uint8_t **page) {
+    mp->pages[pgno].pins++;
+    mp->pins++;
+    *page = data_of(&mp->pages[pgno]);
+}
+
 static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page) {
     mem_pager *mp = ctx;
     if (injected(mp))
@@ -156,10 +163,8 @@ static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page
         return CD_EINVAL;
     }
     if (mp->pages[pgno].born_txn == mp->cur_txn) {
-        mp->pages[pgno].pins++;
-        mp->pins++;
+        pin_own(mp, pgno, page);
         *new_pgno = pgno;
-        *page = data_of(&mp->pages[pgno]);
         return 0;
     }
     uint32_t np = take_page(mp); /* may move mp->pages */
@@ -185,9 +190,7 @@ static int op_owned(void *ctx, uint32_t pgno, uint8_t **page) {
     if (!mp->in_write || pgno >= mp->count || mp->pages[pgno].state != PG_LIVE ||
         mp->pages[pgno].born_txn != mp->cur_txn)
         return CD_ENOTFOUND;
-    mp->pages[pgno].pins++;
-    mp->pins++;
-    *page = data_of(&mp->pages[pgno]);
+    pin_own(mp, pgno, page);
     return 0;
 }
 

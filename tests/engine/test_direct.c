@@ -70,14 +70,15 @@ static int run_job(en_txn *txn, void *arg) {
     return rc ? rc : j->fail ? CD_EINVAL : 0;
 }
 
-/* Every key from..from+n-1 holds version ver, and nothing else is there. */
-static void expect(en_db *db, unsigned from, unsigned n, uint32_t ver) {
+/* Every key from..from+n-1 holds version ver (the first `first` of them
+ * ver + 1), and nothing else is there. */
+static void expect_two(en_db *db, unsigned from, unsigned n, unsigned first, uint32_t ver) {
     en_txn *txn;
     en_tree t;
     cr_assert_eq(en_read_begin(db, &txn), 0);
     cr_assert_eq(en_tree_open(txn, "d", 0, &t), 0, "%s", en_errmsg());
     for (unsigned k = from; k < from + n; k++)
-        cr_assert_eq(check_one(txn, t, k, ver), 0, "key %u", k);
+        cr_assert_eq(check_one(txn, t, k, k < from + first ? ver + 1 : ver), 0, "key %u", k);
     char key[16];
     en_val v;
     cr_assert_eq(en_get(txn, t, key, key_of(from + n, key), &v), CD_ENOTFOUND);
@@ -86,6 +87,10 @@ static void expect(en_db *db, unsigned from, unsigned n, uint32_t ver) {
     en_txn_end(txn);
     uint64_t bad = 0;
     cr_assert_eq(en_check(db, &bad), 0, "page %llu: %s", (unsigned long long)bad, en_errmsg());
+}
+
+static void expect(en_db *db, unsigned from, unsigned n, uint32_t ver) {
+    expect_two(db, from, n, 0, ver);
 }
 
 static en_db *open_cache(testvfs *t, size_t cache_bytes) {
@@ -203,19 +208,6 @@ Test(direct, a_failed_write_to_the_main_file_rolls_back) {
 
 #define BIG_CACHE ((size_t)64 << 20) /* the transaction fits: no spill */
 #define LOAD_KEYS 20000u             /* ~4.2 MB of cells, past EN_BEHIND_FROM */
-
-/* Keys from..from+n-1: the first `first` at version ver + 1, the rest ver. */
-static void expect_two(en_db *db, unsigned from, unsigned n, unsigned first, uint32_t ver) {
-    en_txn *txn;
-    en_tree t;
-    cr_assert_eq(en_read_begin(db, &txn), 0);
-    cr_assert_eq(en_tree_open(txn, "d", 0, &t), 0, "%s", en_errmsg());
-    for (unsigned k = from; k < from + n; k++)
-        cr_assert_eq(check_one(txn, t, k, k < from + first ? ver + 1 : ver), 0, "key %u", k);
-    en_txn_end(txn);
-    uint64_t bad = 0;
-    cr_assert_eq(en_check(db, &bad), 0, "page %llu: %s", (unsigned long long)bad, en_errmsg());
-}
 
 Test(direct, an_ascending_load_writes_its_full_pages_behind) {
     testvfs *t = testvfs_new(9);
