@@ -94,6 +94,12 @@ typedef struct co_field {
     const char *name;     /* stored name */
 } co_field;
 
+/* One step of a decode plan: a field's stored slot and C member. */
+typedef struct co_op {
+    uint32_t offset;
+    uint16_t slot;
+} co_op;
+
 /* An object type bound to its stored layout. */
 typedef struct co_type {
     const char *name;     /* stored name */
@@ -101,6 +107,19 @@ typedef struct co_type {
     co_field *fields;     /* bound fields, by increasing slot */
     uint32_t nfields;
     uint8_t has_dynamic;  /* some bound field needs an arena to read */
+    uint8_t has_alloc;    /* ... even with strings borrowed (co_decode) */
+    /*
+     * The decode plan, for a record whose static section has the stored
+     * schema's full size (written with the current layout, so every slot
+     * is there): the fields by how they read, in ops: n8 copied as 8
+     * bytes (int, datetime, double), then n4 as 4 (short, float), n1 as 1
+     * (byte), nstr strings; rest, the others, read one by one.  Older
+     * records, and every record on a big-endian host, read field by field.
+     */
+    const co_op *ops;
+    uint16_t n8, n4, n1, nstr;
+    const co_field **rest;
+    uint32_t nrest;
     size_t size, align;   /* of the C struct */
 } co_type;
 
@@ -231,10 +250,13 @@ int co_enc_reserve(co_enc *e, size_t cap);
 int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len);
 /*
  * Decodes rec into the struct at obj (its bound fields; not the id).
- * ISLE_ENOMEM (arena), ISLE_EINVAL (arena NULL but needed), ISLE_ECORRUPT.
+ * Strings are copied into the arena, or with borrow set point into rec
+ * itself (each stored string ends with a NUL); lists and embedded objects
+ * held by pointer are always built in the arena.  ISLE_ENOMEM (arena),
+ * ISLE_EINVAL (arena NULL but needed), ISLE_ECORRUPT.
  */
 int co_decode(const co_type *t, const uint8_t *rec, size_t len, void *obj,
-              isle_arena *arena, const char *coll);
+              isle_arena *arena, const char *coll, int borrow);
 /* Sets every bound field of the struct at obj to its null. */
 void co_decode_null(const co_type *t, void *obj);
 

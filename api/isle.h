@@ -855,11 +855,21 @@ ISLE_API int isle_coll_cursor_get(isle_coll_cursor *cur, void *obj, isle_arena *
  * ISLE_AUTO_ID, from the first id >= from_id (the last <= from_id).  Each
  * object is decoded into *obj with the arena reset to its state at the
  * call before each object, so what fn is given lives until the next call.
- * A non-zero return from fn stops the scan and is returned.  Errors: those
- * of the cursor functions (ISLE_ENOTFOUND is not one: an empty range just
- * calls fn no times).
+ * With ISLE_SCAN_BORROW, string fields are not copied: they point at the
+ * stored bytes (NUL-terminated, read-only: never write through them),
+ * valid only until fn returns, and a type whose only variable-size fields
+ * are strings needs no arena (arena may be NULL).  Lists and embedded
+ * objects held by pointer are still built in the arena, and an object
+ * stored on overflow pages is decoded as without the flag.  A non-zero
+ * return from fn stops the scan and is returned.  fn may write in the
+ * scan's own write transaction; a write to the scanned collection ends
+ * the scan with ISLE_EINVAL.  Errors: ISLE_EINVAL (NULL obj or fn,
+ * unknown flags, an arena needed and NULL), those of the cursor
+ * functions and of isle_coll_get's decoding (ISLE_ENOTFOUND is not one:
+ * an empty range just calls fn no times).
  */
 #define ISLE_SCAN_REVERSE 0x1u
+#define ISLE_SCAN_BORROW 0x2u
 typedef int (*isle_scan_fn)(void *arg, void *obj);
 ISLE_API int isle_coll_scan(isle_txn *txn, isle_coll *c, int64_t from_id, unsigned flags,
                             void *obj, isle_arena *arena, isle_scan_fn fn, void *arg);

@@ -546,7 +546,7 @@ int isle_coll_count(isle_txn *txn, isle_coll *c, uint64_t *count) {
 /* Decodes one stored object and sets its id. */
 static int read_obj(const isle_coll *c, int64_t id, const en_val *v, void *obj,
                     isle_arena *arena) {
-    int rc = co_decode(c->root, v->data, v->len, obj, arena, c->name);
+    int rc = co_decode(c->root, v->data, v->len, obj, arena, c->name, 0);
     if (rc == 0)
         store_id(c, obj, id);
     return rc;

@@ -109,38 +109,46 @@ static int cur_id(isle_coll_cursor *cur, int64_t *id, en_val *val) {
 }
 
 /*
- * Decodes the current object into obj, its id included.  The record is
- * decoded where it lies in the leaf the cursor holds (en_cursor_peek: no
- * pin, no en_val); co_decode copies whatever it keeps into the arena, so
- * nothing in obj points into the page afterwards.  A record on overflow
- * pages is loaded with en_cursor_get instead.  Errors of cur_id and
- * co_decode, without a message for ISLE_ENOTFOUND (past_end adds it).
+ * Decodes the object at the cursor, given as en_cursor_peek gives it, into
+ * obj, its id included.  The record is decoded where it lies in the leaf
+ * the cursor holds (no pin, no en_val); co_decode copies whatever it keeps
+ * into the arena unless borrow is set (then strings point into the leaf,
+ * which lives until the cursor moves).  A record on overflow pages (rec
+ * NULL) is loaded with en_cursor_get instead, and is never borrowed from.
+ * Errors of cur_id and co_decode.
  */
-static int cur_decode(isle_coll_cursor *cur, void *obj, isle_arena *arena) {
+static int decode_entry(isle_coll_cursor *cur, const uint8_t *k, uint32_t kl,
+                        const uint8_t *rec, uint32_t len, void *obj, isle_arena *arena,
+                        int borrow) {
     const isle_coll *c = cur->c;
-    const uint8_t *k, *rec;
-    uint32_t kl, len;
     int64_t id;
-    if (!cur->ec)
-        return ISLE_ENOTFOUND;
-    int rc = en_cursor_peek(cur->ec, &k, &kl, &rec, &len);
-    if (rc)
-        return rc;
+    int rc;
     if (rec) {
         if (kl != CD_KEY_ID_SIZE)
             return bad_key(cur, kl);
         id = cd_key_id_get(k);
-        rc = co_decode(c->root, rec, len, obj, arena, c->name);
+        rc = co_decode(c->root, rec, len, obj, arena, c->name, borrow);
     } else {
         en_val v;
         if ((rc = cur_id(cur, &id, &v)) != 0)
             return rc;
-        rc = co_decode(c->root, v.data, v.len, obj, arena, c->name);
+        rc = co_decode(c->root, v.data, v.len, obj, arena, c->name, 0);
         en_val_release(cur->t, &v);
     }
     if (rc == 0)
         memcpy((uint8_t *)obj + c->id_offset, &id, sizeof id);
     return rc;
+}
+
+/* Decodes the current object into obj, its strings in the arena; without
+ * a message for ISLE_ENOTFOUND (past_end adds it). */
+static int cur_decode(isle_coll_cursor *cur, void *obj, isle_arena *arena) {
+    const uint8_t *k, *rec;
+    uint32_t kl, len;
+    if (!cur->ec)
+        return ISLE_ENOTFOUND;
+    int rc = en_cursor_peek(cur->ec, &k, &kl, &rec, &len);
+    return rc ? rc : decode_entry(cur, k, kl, rec, len, obj, arena, 0);
 }
 
 int isle_coll_cursor_seek(isle_coll_cursor *cur, int64_t id, int how) {
@@ -197,41 +205,56 @@ static void clear_left(const char *msg) {
         en_clear_error();
 }
 
+typedef struct scan_run {
+    isle_coll_cursor *cur;
+    void *obj;
+    isle_arena *arena;
+    co_mark mark;
+    int borrow, stopped;
+    const char *msg;
+    isle_scan_fn fn;
+    void *arg;
+} scan_run;
+
+static int scan_one(void *arg, const uint8_t *k, uint32_t kl, const uint8_t *rec,
+                    uint32_t len) {
+    scan_run *s = arg;
+    clear_left(s->msg);
+    if (s->arena)
+        co_arena_restore(s->arena, s->mark);
+    int rc = decode_entry(s->cur, k, kl, rec, len, s->obj, s->arena, s->borrow);
+    if (rc == 0 && (rc = s->fn(s->arg, s->obj)) != 0)
+        s->stopped = 1;
+    return rc;
+}
+
 /*
- * The loop is isle_coll_cursor_get and _next (or _prev) over the engine's
- * cursor directly: every step finds the message cleared as those calls
- * leave it, so the caller sees the same codes and messages (the one
- * past_end would write for ISLE_ENOTFOUND at the end is cleared anyway).
+ * The walk is isle_coll_cursor_get and _next (or _prev) over the engine's
+ * cursor, one leaf at a time (en_cursor_each): every object finds the
+ * message cleared as those calls leave it, so the caller sees the same
+ * codes and messages (the one past_end would write for ISLE_ENOTFOUND at
+ * the end is cleared anyway).
  */
 int isle_coll_scan(isle_txn *txn, isle_coll *c, int64_t from_id, unsigned flags, void *obj,
                    isle_arena *arena, isle_scan_fn fn, void *arg) {
     if (!obj || !fn)
         return en_fail(ISLE_EINVAL, "isle_coll_scan: NULL argument");
-    if (flags & ~ISLE_SCAN_REVERSE)
+    if (flags & ~(ISLE_SCAN_REVERSE | ISLE_SCAN_BORROW))
         return en_fail(ISLE_EINVAL, "isle_coll_scan: unknown flags 0x%x", flags);
     isle_coll_cursor *cur;
     int rc = isle_coll_cursor_open(txn, c, &cur);
     if (rc)
         return rc;
-    int reverse = (flags & ISLE_SCAN_REVERSE) != 0, stopped = 0;
-    const char *msg = en_errmsg();
-    co_mark m = arena ? co_arena_mark(arena) : (co_mark){0};
-    rc = scan_start(cur, from_id, reverse);
-    while (rc == 0) {
-        clear_left(msg);
-        if (arena)
-            co_arena_restore(arena, m);
-        if ((rc = cur_decode(cur, obj, arena)) != 0)
-            break;
-        if ((rc = fn(arg, obj)) != 0) {
-            stopped = 1;
-            break;
-        }
-        clear_left(msg);
-        rc = reverse ? en_cursor_prev(cur->ec) : en_cursor_next(cur->ec);
-    }
+    scan_run s = {.cur = cur, .obj = obj, .arena = arena,
+                  .mark = arena ? co_arena_mark(arena) : (co_mark){0},
+                  .borrow = (flags & ISLE_SCAN_BORROW) != 0, .msg = en_errmsg(),
+                  .fn = fn, .arg = arg};
+    int dir = flags & ISLE_SCAN_REVERSE ? -1 : 1;
+    rc = scan_start(cur, from_id, dir < 0);
+    if (rc == 0)
+        rc = en_cursor_each(cur->ec, dir, scan_one, &s);
     isle_coll_cursor_close(cur);
-    if (rc == ISLE_ENOTFOUND && !stopped)
+    if (rc == ISLE_ENOTFOUND && !s.stopped)
         rc = 0;
     return done(rc);
 }

@@ -468,6 +468,7 @@ int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len) {
 typedef struct dec {
     isle_arena *arena;
     const char *coll;
+    int borrow; /* strings point into the record */
 } dec;
 
 static int dec_type(const dec *d, const co_type *t, const cd_reader *r, uint8_t *obj,
@@ -487,6 +488,8 @@ static inline void *dec_alloc(const dec *d, size_t size, size_t align) {
 /* Copies a string into the arena (inline: a scan copies every string of
  * every object this way, and the calls cost as much as the copies). */
 static inline char *dec_string(const dec *d, const char *s, uint32_t n) {
+    if (d->borrow)
+        return (char *)s;
     char *p = dec_alloc(d, (size_t)n + 1, 1);
     if (p)
         memcpy(p, s, (size_t)n + 1); /* the reader's strings end with NUL */
@@ -685,11 +688,42 @@ static int dec_field(const dec *d, const co_field *f, const cd_reader *r, uint8_
     }
 }
 
+/* Reads a record written with t's current layout by t's plan. */
+static int dec_planned(const dec *d, const co_type *t, const cd_reader *r, uint8_t *obj,
+                       unsigned depth) {
+    const uint8_t *st = cd_reader_slot(r, 0);
+    /* bounds read once: the byte stores into obj could alias t */
+    const co_op *op = t->ops, *end = op + t->n8;
+    for (; op < end; op++)
+        memcpy(obj + op->offset, st + op->slot, 8);
+    for (end += t->n4; op < end; op++)
+        memcpy(obj + op->offset, st + op->slot, 4);
+    for (end += t->n1; op < end; op++)
+        obj[op->offset] = st[op->slot];
+    for (end += t->nstr; op < end; op++) {
+        const char *s;
+        uint32_t n;
+        char *c = NULL;
+        if (cd_string_item(r->rec, r->len, cd_get32(st + op->slot), &s, &n) &&
+            !(c = dec_string(d, s, n)))
+            return no_memory(d);
+        store_ptr(obj + op->offset, c);
+    }
+    for (const co_field **f = t->rest, **fend = f + t->nrest; f < fend; f++) {
+        int rc = dec_field(d, *f, r, obj, depth);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int dec_type(const dec *d, const co_type *t, const cd_reader *r, uint8_t *obj,
                     unsigned depth) {
     if (depth > ISLE_NEST_DEPTH_MAX)
         return en_fail(ISLE_ECORRUPT, "collection '%s': a stored object nests deeper than "
                        "ISLE_NEST_DEPTH_MAX", d->coll);
+    if (r->static_size == t->stored->static_size)
+        return dec_planned(d, t, r, obj, depth);
     /* bounds read once: the byte stores into obj could alias t */
     for (const co_field *f = t->fields, *end = f + t->nfields; f < end; f++) {
         int rc = dec_field(d, f, r, obj, depth);
@@ -700,10 +734,10 @@ static int dec_type(const dec *d, const co_type *t, const cd_reader *r, uint8_t 
 }
 
 int co_decode(const co_type *t, const uint8_t *rec, size_t len, void *obj, isle_arena *arena,
-              const char *coll) {
+              const char *coll, int borrow) {
     cd_reader r;
-    dec d = {arena, coll};
-    if (t->has_dynamic && !arena)
+    dec d = {arena, coll, borrow};
+    if ((borrow ? t->has_alloc : t->has_dynamic) && !arena)
         return no_memory(&d);
     if (cd_reader_init(&r, rec, len) != 0)
         return en_fail(ISLE_ECORRUPT, "collection '%s': a stored object of %zu bytes is "
@@ -718,7 +752,7 @@ int co_decode(const co_type *t, const uint8_t *rec, size_t len, void *obj, isle_
 void co_decode_null(const co_type *t, void *obj) {
     static const uint8_t empty[CD_RECORD_HDR_SIZE] = {0, 0};
     cd_reader r;
-    dec d = {NULL, ""};
+    dec d = {NULL, "", 0};
     cd_reader_init(&r, empty, sizeof empty);
     /* every slot reads as null, so nothing is allocated and nothing fails */
     int rc = dec_type(&d, t, &r, obj, 1);

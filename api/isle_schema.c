@@ -626,6 +626,57 @@ int co_stored_layout(const co_stored *st, isle_arena *a, cd_schema **out) {
     return 0;
 }
 
+/* How a field reads in a decode plan: bytes copied (8, 4 or 1), a string
+ * (PLAN_STRING), or field by field (0).  Copies need the host to be
+ * little-endian, as the stored slots are. */
+#define PLAN_STRING 2
+static unsigned plan_kind(const co_field *f) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (f->list || f->offset > UINT32_MAX)
+        return 0;
+    switch (f->kind) {
+    case K_INT:
+    case K_DOUBLE: return 8;
+    case K_SHORT:
+    case K_FLOAT: return 4;
+    case K_BYTE: return 1;
+    case K_STRING: return PLAN_STRING;
+    default: return 0;
+    }
+#else
+    (void)f;
+    return 0;
+#endif
+}
+
+/* Builds t's decode plan (co_type in coll_int.h). */
+static int plan_type(co_type *t, isle_arena *a) {
+    static const unsigned order[] = {8, 4, 1, PLAN_STRING, 0};
+    co_op *ops = co_alloc(a, (t->nfields + 1) * sizeof *ops, _Alignof(co_op));
+    const co_field **rest = co_alloc(a, (t->nfields + 1) * sizeof *rest, _Alignof(co_field *));
+    if (!ops || !rest)
+        return en_fail(ISLE_ENOMEM, "out of memory");
+    uint32_t nops = 0, count[5] = {0};
+    for (unsigned k = 0; k < 5; k++)
+        for (uint32_t i = 0; i < t->nfields; i++) {
+            const co_field *f = &t->fields[i];
+            if (plan_kind(f) != order[k])
+                continue;
+            count[k]++;
+            if (order[k] == 0)
+                rest[t->nrest++] = f;
+            else
+                ops[nops++] = (co_op){.offset = (uint32_t)f->offset, .slot = f->slot};
+        }
+    t->ops = ops;
+    t->rest = rest;
+    t->n8 = (uint16_t)count[0];
+    t->n4 = (uint16_t)count[1];
+    t->n1 = (uint16_t)count[2];
+    t->nstr = (uint16_t)count[3];
+    return 0;
+}
+
 /* Binds the fields of declared type s to stored type st_t (laid out in cs). */
 static int bind_type(const co_stype *st_t, const cd_schema *cs, const isle_schema *s,
                      const walk *w, co_type *types, isle_arena *a, co_type *out) {
@@ -663,20 +714,24 @@ static int bind_type(const co_stype *st_t, const cd_schema *cs, const isle_schem
     qsort(fs, n, sizeof *fs, by_slot);
     *out = (co_type){.name = st_t->name, .stored = cs, .fields = fs, .nfields = n,
                      .size = s->size, .align = s->align};
-    return 0;
+    return plan_type(out, a);
 }
 
-/* Marks the types whose reads allocate (to require an arena up front). */
+/* Marks the types whose reads allocate (to require an arena up front):
+ * with strings copied (has_dynamic) and with strings borrowed (has_alloc). */
 static void mark_dynamic(co_type *types, uint32_t n) {
     for (int again = 1; again;) {
         again = 0;
         for (uint32_t i = 0; i < n; i++) {
             co_type *t = &types[i];
-            for (uint32_t k = 0; !t->has_dynamic && k < t->nfields; k++) {
+            for (uint32_t k = 0; k < t->nfields; k++) {
                 const co_field *f = &t->fields[k];
-                if (f->list || f->kind == K_STRING || (f->kind == K_OBJECT && !f->inline_obj) ||
-                    (f->kind == K_OBJECT && f->obj->has_dynamic)) {
-                    t->has_dynamic = 1;
+                const co_type *o = f->kind == K_OBJECT ? f->obj : NULL;
+                int alloc = f->list || (o && (!f->inline_obj || o->has_alloc));
+                int dynamic = alloc || f->kind == K_STRING || (o && o->has_dynamic);
+                if ((alloc && !t->has_alloc) || (dynamic && !t->has_dynamic)) {
+                    t->has_alloc |= (uint8_t)alloc;
+                    t->has_dynamic |= (uint8_t)dynamic;
                     again = 1;
                 }
             }

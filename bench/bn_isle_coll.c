@@ -4,7 +4,8 @@
  * objects as a C struct declared once by a field table, written with
  * isle_coll_put_many, read with isle_coll_get and isle_coll_scan into the
  * struct (strings, the list of tags and the embedded address decoded into
- * an arena).  isle does the encoding; nothing is packed by hand.
+ * an arena; the scan's strings borrowed from the stored bytes for its
+ * callback, as the peers' scans read theirs).  isle does the encoding; nothing is packed by hand.
  *
  * The struct's strings are the generator's (NUL-terminated), so turning a
  * bn_obj into it copies pointers only; a decoded struct is folded into the
@@ -288,7 +289,11 @@ static int c_scan(bn_rd *rd, uint64_t *count, uint64_t *sum) {
     scan_ctx s = {r->d->kind, 0, 0};
     bc_obj o;
     isle_arena_reset(&r->arena);
-    int rc = isle_coll_scan(r->txn, r->d->coll, ISLE_AUTO_ID, 0, &o, &r->arena, scan_one, &s);
+    /* Strings borrowed for the callback, as SQLite's column text and
+     * LMDB's values are read where they lie (the profile's tag list is
+     * still built in the arena). */
+    int rc = isle_coll_scan(r->txn, r->d->coll, ISLE_AUTO_ID, ISLE_SCAN_BORROW, &o, &r->arena,
+                            scan_one, &s);
     if (rc)
         return fail("isle_coll_scan", rc);
     *count += s.count;
@@ -302,7 +307,7 @@ const bn_engine bn_engine_isle_coll = {
     .name = "isle",
     .version = isle_version,
     .config = "collections API: a C struct by field table, put_many / get / scan into "
-              "the struct; sync NORMAL for loads, FULL for durable; cache as --cache-mb",
+              "the struct (the scan with strings borrowed); sync NORMAL for loads, FULL for durable; cache as --cache-mb",
     .open = c_open,
     .close = c_close,
     .wr_open = c_wr_open,

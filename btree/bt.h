@@ -302,4 +302,21 @@ int bt_cursor_value(const bt_cursor *cur, bt_val *out);
 int bt_cursor_peek(const bt_cursor *cur, const uint8_t **key, uint32_t *klen,
                    const uint8_t **val, uint32_t *vlen);
 
+/*
+ * Walks from the current entry in direction dir (+1 or -1), calling
+ * fn(arg, &e) for it and each entry after it, with e as bt_cursor_peek
+ * fills it, until fn returns non-zero (returned; the cursor stays on that
+ * entry) or the walk passes the tree's end (CD_ENOTFOUND; the cursor stays
+ * on the last entry).  The cursor is on each entry while fn runs, so fn may
+ * read it with bt_cursor_key and bt_cursor_value, but must not move it.  A
+ * scan's loop: it crosses each leaf's cells without a call per entry.
+ * CD_EINVAL for NULL, a dir other than +1 or -1, or an unpositioned cursor.
+ */
+typedef struct bt_entry {
+    const uint8_t *key, *val; /* val NULL: stored on overflow pages */
+    uint32_t klen, vlen;
+} bt_entry;
+typedef int (*bt_each_fn)(void *arg, const bt_entry *e);
+int bt_cursor_each(bt_cursor *cur, int dir, bt_each_fn fn, void *arg);
+
 #endif /* ISLE_BT_H */

@@ -231,3 +231,29 @@ int bt_cursor_peek(const bt_cursor *cur, const uint8_t **key, uint32_t *klen,
     *vlen = c.vlen;
     return 0;
 }
+
+int bt_cursor_each(bt_cursor *cur, int dir, bt_each_fn fn, void *arg) {
+    if (!cur || !cur->pager || cur->depth == 0 || !fn || (dir != 1 && dir != -1))
+        return CD_EINVAL;
+    uint32_t page_size = cur->pager->page_size;
+    for (;;) {
+        bt_cursor_frame *leaf = &cur->f[cur->depth - 1];
+        const uint8_t *page = leaf->page;
+        uint32_t n = cd_page_n(page);
+        /* going down, the index wraps past 0 to UINT32_MAX, which ends it */
+        for (uint32_t i = leaf->idx; i < n; i += (uint32_t)dir) {
+            cd_leaf_cell c;
+            leaf->idx = i;
+            if (cd_leaf_cell_parse(page, cd_page_cell_off(page, i), page_size, &c) != 0)
+                return CD_ECORRUPT; /* the page validated: not reached */
+            bt_entry e = {.key = c.key, .val = c.ovf_pgno ? NULL : c.val, .klen = c.klen,
+                          .vlen = c.vlen};
+            int rc = fn(arg, &e);
+            if (rc)
+                return rc;
+        }
+        int rc = step(cur, dir); /* from the leaf's edge: into the next leaf */
+        if (rc)
+            return rc;
+    }
+}

@@ -388,6 +388,26 @@ int en_cursor_get(en_cursor *c, const uint8_t **key, uint32_t *klen, en_val *val
     return rc;
 }
 
+typedef struct each_run {
+    en_cursor *c;
+    en_each_fn fn;
+    void *arg;
+} each_run;
+
+static int each_one(void *arg, const bt_entry *e) {
+    each_run *x = arg;
+    int rc = x->fn(x->arg, e->key, e->klen, e->val, e->vlen);
+    return rc ? rc : live(x->c);
+}
+
+int en_cursor_each(en_cursor *c, int dir, en_each_fn fn, void *arg) {
+    int rc = live(c);
+    if (rc)
+        return rc;
+    each_run x = {c, fn, arg};
+    return bt_cursor_each(&c->bc, dir, each_one, &x);
+}
+
 int en_cursor_peek(en_cursor *c, const uint8_t **key, uint32_t *klen, const uint8_t **val,
                    uint32_t *vlen) {
     int rc = live(c);

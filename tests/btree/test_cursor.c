@@ -265,3 +265,92 @@ Test(cursor, peek_reads_in_place) {
     bt_cursor_close(&c);
     ASSERT_PINS(mp, 0);
 }
+
+/* ---- bt_cursor_each ---------------------------------------------------------------- */
+
+/* What an each-walk's callback checks: the key it must see next (keys are
+ * 10 apart), that the cursor is on that entry, and when to stop. */
+typedef struct each_walk {
+    bt_cursor *c;
+    int64_t next, step;
+    uint32_t seen, ovf, stop_at;
+    int code;
+} each_walk;
+
+static int each_expect(void *arg, const bt_entry *e) {
+    each_walk *w = arg;
+    cr_assert_eq(e->klen, 8);
+    uint64_t k = 0;
+    for (int b = 0; b < 8; b++)
+        k = k << 8 | e->key[b];
+    cr_assert_eq(k, (uint64_t)w->next, "got key %llu, want %lld", (unsigned long long)k,
+                 (long long)w->next);
+    cr_assert_eq(cur_u64(w->c), k, "the cursor is on the entry given");
+    const uint8_t *pk, *pv;
+    uint32_t pkl, pvl;
+    cr_assert_eq(bt_cursor_peek(w->c, &pk, &pkl, &pv, &pvl), 0);
+    cr_assert(pk == e->key && pv == e->val && pvl == e->vlen, "as bt_cursor_peek gives it");
+    uint32_t i = (uint32_t)(k / 10);
+    if (i % 100 == 0) {
+        cr_assert_null(e->val, "entry %u is on overflow pages", i);
+        cr_assert_eq(e->vlen, 9000);
+        bt_val v;
+        cr_assert_eq(bt_cursor_value(w->c, &v), 0);
+        val_expect(&v, 9000, i);
+        bt_val_release(pg, &v);
+        w->ovf++;
+    } else {
+        bt_val v = {.data = e->val, .len = e->vlen};
+        val_expect(&v, 50, i);
+    }
+    w->seen++;
+    w->next += w->step;
+    return w->seen == w->stop_at ? w->code : 0;
+}
+
+/* A walk crosses every leaf in either direction, from the ends or from a
+ * seek, gives what peek gives with the cursor on each entry, stops where
+ * its callback says (the cursor staying there), and leaves no pin behind. */
+Test(cursor, each_walks_every_leaf_and_stops_when_told) {
+    bt_tree t = {0};
+    const uint32_t n = 20000;
+    fill(&t, n);
+    commit_ok(mp, &t);
+    bt_cursor c;
+    cr_assert_eq(bt_cursor_open(pg, &t, &c), 0);
+    each_walk w = {.c = &c, .next = 10, .step = 10};
+    cr_assert_eq(bt_cursor_each(&c, 1, each_expect, &w), CD_EINVAL, "unpositioned");
+    cr_assert_eq(w.seen, 0);
+    cr_assert_eq(bt_cursor_first(&c), 0);
+    cr_assert_eq(bt_cursor_each(&c, 0, each_expect, &w), CD_EINVAL);
+    cr_assert_eq(bt_cursor_each(&c, 2, each_expect, &w), CD_EINVAL);
+    cr_assert_eq(bt_cursor_each(&c, 1, NULL, &w), CD_EINVAL);
+    cr_assert_eq(bt_cursor_each(NULL, 1, each_expect, &w), CD_EINVAL);
+    uint64_t pins = mem_pager_pins(mp);
+    cr_assert_eq(bt_cursor_each(&c, 1, each_expect, &w), CD_ENOTFOUND);
+    cr_assert_eq(w.seen, n);
+    cr_assert_eq(w.ovf, n / 100);
+    cr_assert_eq(cur_u64(&c), 10ull * n, "on the last entry after the end");
+    ASSERT_PINS(mp, pins);
+    /* back from the last one */
+    w = (each_walk){.c = &c, .next = 10 * (int64_t)n, .step = -10};
+    cr_assert_eq(bt_cursor_each(&c, -1, each_expect, &w), CD_ENOTFOUND);
+    cr_assert_eq(w.seen, n);
+    cr_assert_eq(cur_u64(&c), 10, "on the first entry after the start");
+    /* from a seek, stopped midway: the cursor stays on the entry that
+     * stopped it, and a walk goes on from there */
+    uint8_t key[8];
+    key_u64(10 * 7000 - 3, key);
+    cr_assert_eq(bt_cursor_seek(&c, key, 8), 0);
+    w = (each_walk){.c = &c, .next = 70000, .step = 10, .stop_at = 2500, .code = 42};
+    cr_assert_eq(bt_cursor_each(&c, 1, each_expect, &w), 42);
+    cr_assert_eq(cur_u64(&c), 70000 + 10 * 2499);
+    w = (each_walk){.c = &c, .next = 70000 + 10 * 2499, .step = -10, .stop_at = 6000,
+                    .code = CD_ENOTFOUND};
+    cr_assert_eq(bt_cursor_each(&c, -1, each_expect, &w), CD_ENOTFOUND);
+    cr_assert_eq(w.seen, 6000, "stopped by its callback, not by the start");
+    cr_assert_eq(cur_u64(&c), 70000 + 10 * 2499 - 10 * 5999);
+    cr_assert_eq(bt_cursor_next(&c), 0, "still a cursor that moves");
+    bt_cursor_close(&c);
+    ASSERT_PINS(mp, 0);
+}

@@ -6,7 +6,9 @@
  * given id (an id, a gap between ids, either side of the range), with
  * records on overflow pages among them; the arena is restored for each
  * object; a callback's non-zero return stops the scan and is returned
- * (ISLE_ENOTFOUND too), with no stale message; a scan in a write
+ * (ISLE_ENOTFOUND too), with no stale message; with ISLE_SCAN_BORROW the
+ * strings are not copied and a type of strings and numbers needs no
+ * arena; a scan in a write
  * transaction sees that transaction's puts and deletes, and a write to the
  * collection while a cursor is open invalidates it; a damaged key or
  * record gives ISLE_ECORRUPT with the message isle_coll_get and the cursor
@@ -301,6 +303,97 @@ Test(coll_scan, a_callback_stops_the_scan) {
     cr_assert_eq(s.calls, 2000);
     cr_assert_str_eq(isle_errmsg(), "");
     cr_assert_eq(isle_read_end(txn), 0);
+}
+
+/* ---- borrowed strings ---------------------------------------------------------------- */
+
+/* expect_next, and what the arena holds with ISLE_SCAN_BORROW: an object
+ * in its leaf costs only its tag array (its strings, the tags' too, point
+ * at the stored bytes); one on overflow pages is copied as without it. */
+static int expect_borrowed(void *arg, void *obj) {
+    walk *w = arg;
+    const Doc *d = obj;
+    size_t used = isle_arena_used(w->arena);
+    if (is_big(d->id))
+        cr_assert_geq(used, BIG_LEN + 1, "object %lld: copied", (long long)d->id);
+    else
+        cr_assert_eq(used, d->ntags * sizeof(char *), "object %lld: %zu bytes in the arena",
+                     (long long)d->id, used);
+    return expect_next(arg, obj);
+}
+
+typedef struct Name {
+    int64_t id;
+    char *name;
+    int32_t n;
+} Name;
+
+static const isle_field name_fields[] = {
+    ISLE_FIELD(Name, name, ISLE_STRING),
+    ISLE_FIELD(Name, n, ISLE_SHORT),
+};
+static const isle_schema name_schema = ISLE_COLLECTION_AS(Name, "names", id, name_fields);
+
+static int expect_name(void *arg, void *obj) {
+    int64_t *next = arg;
+    const Name *o = obj;
+    char want[32];
+    snprintf(want, sizeof want, "name %lld", (long long)*next);
+    cr_assert_eq(o->id, *next);
+    cr_assert_str_eq(o->name, want);
+    cr_assert_eq(o->n, (int32_t)*next * 3);
+    ++*next;
+    return 0;
+}
+
+Test(coll_scan, borrowed_strings) {
+    const int64_t n = 3000, last = n * STEP;
+    put_docs(n);
+    isle_txn *txn;
+    cr_assert_eq(isle_read_begin(db, &txn), 0);
+    isle_arena a;
+    isle_arena_init(&a, NULL, 0);
+    Doc d;
+    for (int reverse = 0; reverse < 2; reverse++) {
+        walk w = {.next = reverse ? last : STEP, .step = reverse ? -STEP : STEP, .arena = &a};
+        unsigned flags = ISLE_SCAN_BORROW | (reverse ? ISLE_SCAN_REVERSE : 0);
+        cr_assert_eq(isle_coll_scan(txn, docs, ISLE_AUTO_ID, flags, &d, &a, expect_borrowed,
+                                    &w), 0, "%s", isle_errmsg());
+        cr_assert_eq(w.seen, (uint64_t)n);
+        cr_assert_gt(w.big, 10);
+    }
+    /* a list needs the arena even so; a flag past the known ones is refused */
+    walk w = {.next = STEP, .step = STEP};
+    cr_assert_eq(isle_coll_scan(txn, docs, ISLE_AUTO_ID, ISLE_SCAN_BORROW, &d, NULL,
+                                expect_next, &w), ISLE_EINVAL);
+    cr_assert(strstr(isle_errmsg(), "needs an arena"), "%s", isle_errmsg());
+    cr_assert_eq(isle_coll_scan(txn, docs, ISLE_AUTO_ID, ISLE_SCAN_BORROW << 1, &d, &a,
+                                expect_next, &w), ISLE_EINVAL);
+    cr_assert_eq(w.seen, 0);
+    cr_assert_eq(isle_read_end(txn), 0);
+    isle_arena_free(&a);
+
+    /* strings and numbers only: no arena at all */
+    isle_coll *names;
+    cr_assert_eq(isle_coll_open(db, &name_schema, &names), 0, "%s", isle_errmsg());
+    Name o[50];
+    char buf[50][32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(buf[i], sizeof buf[i], "name %d", i + 1);
+        o[i] = (Name){.name = buf[i], .n = (i + 1) * 3};
+    }
+    cr_assert_eq(cu_put_many(db, names, o, 50), 0, "%s", isle_errmsg());
+    cr_assert_eq(isle_read_begin(db, &txn), 0);
+    int64_t next = 1;
+    Name got;
+    cr_assert_eq(isle_coll_scan(txn, names, ISLE_AUTO_ID, 0, &got, NULL, expect_name, &next),
+                 ISLE_EINVAL, "copied strings need an arena");
+    cr_assert_eq(next, 1);
+    cr_assert_eq(isle_coll_scan(txn, names, ISLE_AUTO_ID, ISLE_SCAN_BORROW, &got, NULL,
+                                expect_name, &next), 0, "%s", isle_errmsg());
+    cr_assert_eq(next, 51);
+    cr_assert_eq(isle_read_end(txn), 0);
+    isle_coll_close(names);
 }
 
 /* ---- write transactions ------------------------------------------------------------- */
