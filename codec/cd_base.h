@@ -136,6 +136,14 @@ static inline size_t cd_varint_get(const uint8_t *p, const uint8_t *end, uint64_
     return cd_varint_get_slow(p, end, v);
 }
 
+/* Marks a function that runs only when something went wrong, so the
+ * compiler keeps it out of line and its callers' fast paths short. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CD_COLD __attribute__((noinline, cold))
+#else
+#define CD_COLD
+#endif
+
 /* A hint that the cache line holding p will be read soon; never faults,
  * whatever p points at.  A no-op for compilers without the builtin. */
 static inline void cd_prefetch(const void *p) {

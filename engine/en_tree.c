@@ -355,14 +355,17 @@ void en_cursor_close(en_cursor *c) {
     free(c);
 }
 
-static int live(en_cursor *c) {
+static CD_COLD int not_live(en_cursor *c) {
     if (!c->txn)
         return en_fail(CD_EINVAL, "the cursor's transaction has ended");
-    if (c->txn->roots[c->tree].gen != c->gen) {
-        bt_cursor_close(&c->bc);
-        return en_fail(CD_EINVAL, "the tree was written since the cursor was opened");
-    }
-    return 0;
+    bt_cursor_close(&c->bc);
+    return en_fail(CD_EINVAL, "the tree was written since the cursor was opened");
+}
+
+/* 0 while the cursor's transaction is open and its tree unwritten (a
+ * scan checks it after every object: the test inline, the failure not). */
+static inline int live(en_cursor *c) {
+    return c->txn && c->txn->roots[c->tree].gen == c->gen ? 0 : not_live(c);
 }
 
 int en_cursor_first(en_cursor *c) { int rc = live(c); return rc ? rc : bt_cursor_first(&c->bc); }
