@@ -17,6 +17,7 @@
 #include <zstd_errors.h>
 
 #include "wal_int.h"
+#include "cd_limits.h"
 
 /*
  * Zeros that extend the file ahead of the log (in .bss: no memory until
@@ -90,22 +91,26 @@ static int txn_check(wal *w, uint64_t txn) {
  * *off and the length returned.  A page keeps its free space zeroed
  * (cd_page.h), so a page with room has one long run.  A block of 64
  * bytes that is all zero words, or has none, is taken at once; only a
- * block with both is walked word by word.
+ * block with both is walked word by word.  Page sizes are powers of two
+ * of at least CD_PAGE_SIZE_MIN, so blocks are whole: their size is a
+ * constant, and the compiler tests a block's words without a loop.
  */
+_Static_assert(CD_PAGE_SIZE_MIN % 64 == 0, "pages are whole 64-byte blocks");
 static uint32_t zero_run(const uint8_t *page, uint32_t P, uint32_t *off) {
+    enum { WORDS = 8 };
     uint32_t best = 0, best_at = 0, run = 0;
-    for (uint32_t b = 0; b < P; b += 64) {
-        uint64_t v[8];
-        uint32_t words = P - b < 64 ? (P - b) / 8 : 8, set = 0;
-        memcpy(v, page + b, words * 8);
-        for (uint32_t j = 0; j < words; j++)
+    for (uint32_t b = 0; b + WORDS * 8 <= P; b += WORDS * 8) {
+        uint64_t v[WORDS];
+        uint32_t set = 0;
+        memcpy(v, page + b, sizeof v);
+        for (uint32_t j = 0; j < WORDS; j++)
             set |= (uint32_t)(v[j] != 0) << j;
         if (set == 0) {
-            run += words * 8;
-        } else if (set == (1u << words) - 1) {
+            run += WORDS * 8;
+        } else if (set == (1u << WORDS) - 1) {
             run = 0;
         } else {
-            for (uint32_t j = 0; j < words; j++) {
+            for (uint32_t j = 0; j < WORDS; j++) {
                 if (v[j]) {
                     run = 0;
                     continue;
@@ -119,7 +124,7 @@ static uint32_t zero_run(const uint8_t *page, uint32_t P, uint32_t *off) {
         }
         if (run > best) {
             best = run;
-            best_at = b + words * 8 - run;
+            best_at = b + WORDS * 8 - run;
         }
     }
     *off = best_at;
