@@ -858,9 +858,11 @@ ISLE_API int isle_coll_cursor_get(isle_coll_cursor *cur, void *obj, isle_arena *
  * With ISLE_SCAN_BORROW, string fields are not copied: they point at the
  * stored bytes (NUL-terminated, read-only: never write through them),
  * valid only until fn returns, and a type whose only variable-size fields
- * are strings needs no arena (arena may be NULL).  Lists and embedded
- * objects held by pointer are still built in the arena, and an object
- * stored on overflow pages is decoded as without the flag.  A non-zero
+ * are strings needs no arena (arena may be NULL).  That holds for the
+ * elements of string lists and the strings of embedded objects too, and
+ * for an object too large for a page (the scan reads it into memory of
+ * its own, freed when fn returns).  Lists and embedded objects held by
+ * pointer are still built in the arena.  A non-zero
  * return from fn stops the scan and is returned.  fn may write in the
  * scan's own write transaction; a write to the scanned collection ends
  * the scan with ISLE_EINVAL.  Errors: ISLE_EINVAL (NULL obj or fn,

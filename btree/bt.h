@@ -304,16 +304,19 @@ int bt_cursor_peek(const bt_cursor *cur, const uint8_t **key, uint32_t *klen,
 
 /*
  * Walks from the current entry in direction dir (+1 or -1), calling
- * fn(arg, &e) for it and each entry after it, with e as bt_cursor_peek
- * fills it, until fn returns non-zero (returned; the cursor stays on that
- * entry) or the walk passes the tree's end (CD_ENOTFOUND; the cursor stays
- * on the last entry).  The cursor is on each entry while fn runs, so fn may
- * read it with bt_cursor_key and bt_cursor_value, but must not move it.  A
- * scan's loop: it crosses each leaf's cells without a call per entry.
- * CD_EINVAL for NULL, a dir other than +1 or -1, or an unpositioned cursor.
+ * fn(arg, &e) for it and each entry after it, until fn returns non-zero
+ * (returned; the cursor stays on that entry) or the walk passes the
+ * tree's end (CD_ENOTFOUND; the cursor stays on the last entry).  e's key
+ * and value point into the leaf, as bt_cursor_peek gives them, except a
+ * value stored on overflow pages: the walk reads it into memory of its
+ * own, freed when fn returns.  The cursor is on each entry while fn runs,
+ * so fn may read it with bt_cursor_key and bt_cursor_value, but must not
+ * move it.  A scan's loop: it crosses each leaf's cells without a call per
+ * entry.  CD_EINVAL for NULL, a dir other than +1 or -1, or an
+ * unpositioned cursor; the overflow read's CD_ENOMEM, CD_ECORRUPT, CD_EIO.
  */
 typedef struct bt_entry {
-    const uint8_t *key, *val; /* val NULL: stored on overflow pages */
+    const uint8_t *key, *val; /* both valid while fn runs */
     uint32_t klen, vlen;
 } bt_entry;
 typedef int (*bt_each_fn)(void *arg, const bt_entry *e);

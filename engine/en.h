@@ -265,10 +265,11 @@ int en_cursor_peek(en_cursor *c, const uint8_t **key, uint32_t *klen, const uint
                    uint32_t *vlen);
 /*
  * Calls fn(arg, key, klen, val, vlen) for the current entry and each one
- * after it in direction dir (+1 or -1), the arguments as en_cursor_peek
- * gives them, with the cursor on that entry (so fn may read it with
- * en_cursor_get), until fn returns non-zero (returned, the cursor on that
- * entry) or the walk passes the tree's end (CD_ENOTFOUND).  Checked after
+ * after it in direction dir (+1 or -1), with the cursor on that entry (so
+ * fn may read it with en_cursor_get), until fn returns non-zero (returned,
+ * the cursor on that entry) or the walk passes the tree's end
+ * (CD_ENOTFOUND).  key and val are valid while fn runs: in the leaf, or
+ * for a value on overflow pages, read into memory the walk frees after.  Checked after
  * each call: the transaction still open and the tree not written (fn may
  * do either; the walk then fails as en_cursor_next would).
  */
