@@ -651,22 +651,23 @@ static unsigned plan_kind(const co_field *f) {
 
 /* Builds t's decode plan (co_type in coll_int.h). */
 static int plan_type(co_type *t, isle_arena *a) {
-    static const unsigned order[] = {8, 4, 1, PLAN_STRING, 0};
+    static const unsigned order[] = {8, 4, 1, PLAN_STRING, 0}; /* ops, then rest */
     co_op *ops = co_alloc(a, (t->nfields + 1) * sizeof *ops, _Alignof(co_op));
     const co_field **rest = co_alloc(a, (t->nfields + 1) * sizeof *rest, _Alignof(co_field *));
     if (!ops || !rest)
         return en_fail(ISLE_ENOMEM, "out of memory");
-    uint32_t nops = 0, count[5] = {0};
+    uint32_t nops = 0, count[4] = {0};
     for (unsigned k = 0; k < 5; k++)
         for (uint32_t i = 0; i < t->nfields; i++) {
             const co_field *f = &t->fields[i];
             if (plan_kind(f) != order[k])
                 continue;
-            count[k]++;
-            if (order[k] == 0)
+            if (order[k] == 0) {
                 rest[t->nrest++] = f;
-            else
+            } else {
                 ops[nops++] = (co_op){.offset = (uint32_t)f->offset, .slot = f->slot};
+                count[k]++;
+            }
         }
     t->ops = ops;
     t->rest = rest;

@@ -8,8 +8,6 @@
  * so on any failure the cursor stays where it was and every pin taken for
  * the attempt is released.  Uses codec/cd_page.h and bt_descend.
  */
-#include <stdlib.h>
-
 #include "bt_int.h"
 
 static void unpin_range(const bt_pager *pg, bt_cursor_frame *f, uint32_t from,
@@ -248,19 +246,17 @@ int bt_cursor_each(bt_cursor *cur, int dir, bt_each_fn fn, void *arg) {
             leaf->idx = i;
             if (cd_leaf_cell_parse(page, cd_page_cell_off(page, i), page_size, &c) != 0)
                 return CD_ECORRUPT; /* the page validated: not reached */
-            uint8_t *heap = NULL; /* a value on overflow pages, read for fn */
-            if (c.ovf_pgno && c.vlen > BT_VALUE_MAX)
-                return CD_ECORRUPT;
+            bt_val ovf; /* a value on overflow pages, read for fn */
             if (c.ovf_pgno) {
-                int rc = bt_ovf_read(cur->pager, c.ovf_pgno, c.vlen, &heap);
+                int rc = bt_val_load(cur->pager, page, &c, &ovf);
                 if (rc)
                     return rc;
             }
-            bt_entry e = {.key = c.key, .val = heap ? heap : c.val, .klen = c.klen,
+            bt_entry e = {.key = c.key, .val = c.ovf_pgno ? ovf.data : c.val, .klen = c.klen,
                           .vlen = c.vlen};
             int rc = fn(arg, &e);
-            if (heap) /* rare: no call to free for every entry */
-                free(heap);
+            if (c.ovf_pgno) /* rare: no release call for every entry */
+                bt_val_release(cur->pager, &ovf);
             if (rc)
                 return rc;
         }
