@@ -127,6 +127,20 @@ uint64_t en_oldest_reader(en_db *db) {
     return r.oldest_txn;
 }
 
+/*
+ * Pages freed by transaction T may be reused once every snapshot a reader
+ * holds or may still take is of T or later: a reader that begins takes
+ * the published snapshot, which lags the writer's state while a commit
+ * group (or a group whose sync is running) is unpublished.
+ */
+static uint64_t reuse_bound(en_db *db) {
+    uint64_t oldest = en_oldest_reader(db);
+    /* The writer publishes: no other thread changes current meanwhile. */
+    en_snap *cur = atomic_load_explicit(&db->current, memory_order_relaxed);
+    uint64_t pub = cur ? cur->state.txn : 0;
+    return oldest == 0 || (pub && pub < oldest) ? pub : oldest;
+}
+
 /* Readers holding a slot; *with_frames: how many of them read the log. */
 int en_readers_active(en_db *db, uint64_t *with_frames) {
     en_readers r;
@@ -222,7 +236,7 @@ int en_write_begin(en_db *db, en_txn **out) {
     t->catalog.root = db->state.catalog_root;
     t->rctx = NULL; /* the writer reads the log through the log's own context */
     en_pager_init(t);
-    en_free_promote(db, en_oldest_reader(db));
+    en_free_promote(db, reuse_bound(db));
     *out = t;
     return 0;
 }

@@ -5,7 +5,8 @@
  * and freed again across commits, with reopens and power losses in
  * between.  After every step en_check passes (every page is used once or
  * listed free once), the free-page count survives a reopen, and the data
- * is what was committed.
+ * is what was committed.  And a page freed inside a commit group is not
+ * reused while a reader may still begin on the snapshot that holds it.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cd_page.h"
+#include "en_int.h"
 #include "en_tutil.h"
 #include "testvfs.h"
 
@@ -140,6 +142,48 @@ Test(freelist, spans_several_pages, .timeout = 120) {
     cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
     cr_assert_eq(en_open(TU_PATH, &opt, &db), 0, "%s", en_errmsg());
     expect(db, "keep", 0, 400, 2);
+    check(db);
+    cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
+    testvfs_free(t);
+}
+
+/*
+ * A commit group's first transaction frees the pages of a tree's old
+ * image; its second, begun with no reader open, must not take them: the
+ * group is not published yet, so a reader that begins now still reads the
+ * old image, from the main file, and keeps reading it after the group is
+ * published and checkpointed.
+ */
+Test(freelist, group_reuse_waits_for_published_snapshot) {
+    testvfs *t = testvfs_new(32);
+    en_options opt = tu_options(testvfs_vfs(t), EN_SYNC_FULL, 0);
+    en_db *db;
+    cr_assert_eq(en_open(TU_PATH, &opt, &db), 0);
+    cr_assert_eq(fill(db, "old", 0, 30, 3, 0), 0, "%s", en_errmsg());
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg()); /* "old" in the main file */
+    en_group_begin(db);
+    cr_assert_eq(fill(db, "old", 0, 30, 4, 0), 0, "%s", en_errmsg()); /* frees the old image */
+    cr_assert_eq(fill(db, "new", 0, 60, 5, 0), 0, "%s", en_errmsg()); /* allocates */
+    en_txn *r;
+    cr_assert_eq(en_read_begin(db, &r), 0); /* the snapshot before the group */
+    cr_assert_eq(en_group_end(db), 0, "%s", en_errmsg());
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    static uint8_t v[VLEN];
+    en_tree id;
+    cr_assert_eq(en_tree_open(r, "old", 0, &id), 0, "%s", en_errmsg());
+    for (unsigned k = 0; k < 30; k++) {
+        char key[16];
+        uint32_t klen = tu_key(k, key);
+        en_val val;
+        cr_assert_eq(en_get(r, id, key, klen, &val), 0, "%s: %s", key, en_errmsg());
+        tu_value(3 + k, VLEN, v);
+        cr_assert(val.len == VLEN && memcmp(val.data, v, VLEN) == 0,
+                  "the reader's %s changed under it", key);
+        en_val_release(r, &val);
+    }
+    en_txn_end(r);
+    expect(db, "old", 0, 30, 4);
+    expect(db, "new", 0, 60, 5);
     check(db);
     cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
     testvfs_free(t);
