@@ -67,7 +67,8 @@ enum co_kind {
     K_INT,       /* int and datetime */
     K_FLOAT,
     K_DOUBLE,
-    K_STRING,
+    K_STRING,    /* char * */
+    K_STRV,      /* isle_str */
     K_ENUM,
     K_OBJECT,
 };
@@ -113,11 +114,12 @@ typedef struct co_type {
      * schema's full size (written with the current layout, so every slot
      * is there): the fields by how they read, in ops: n8 copied as 8
      * bytes (int, datetime, double), then n4 as 4 (short, float), n1 as 1
-     * (byte), nstr strings; rest, the others, read one by one.  Older
+     * (byte), nstr strings (char *), nstrv strings (isle_str); rest, the
+     * others, read one by one.  Older
      * records, and every record on a big-endian host, read field by field.
      */
     const co_op *ops;
-    uint16_t n8, n4, n1, nstr;
+    uint16_t n8, n4, n1, nstr, nstrv;
     const co_field **rest;
     uint32_t nrest;
     size_t size, align;   /* of the C struct */

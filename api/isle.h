@@ -472,6 +472,8 @@ ISLE_API int isle_cursor_get(isle_cursor *cur, const void **key, size_t *klen,
  *   ISLE_DATETIME  int64_t UTC microseconds, null ISLE_NULL_TIME; see the
  *                  time helpers below for time_t, timespec and local time
  *   ISLE_STRING    char * (or const char *), NUL-terminated UTF-8, NULL
+ *                  is null; or an isle_str member (pointer and length,
+ *                  below), which a read fills with the length too
  *   ISLE_ENUM(e, storage)  any integer or enum member holding one of the
  *                  C values listed in the isle_enum e; stored as
  *                  ISLE_ENUM_ORDINAL (its index, 1 byte; never null),
@@ -489,7 +491,8 @@ ISLE_API int isle_cursor_get(isle_cursor *cur, const void **key, size_t *klen,
  * pointer to the first of count elements (NULL: a null list; a non-NULL
  * pointer with count 0: an empty one) and an integer member holding count.
  * Elements are the types above (bool elements are isle_bool or bool; a
- * list of strings is a char ** whose NULL elements are nulls; a list of
+ * list of strings is a char ** whose NULL elements are nulls, or an
+ * isle_str * whose elements with a NULL ptr are; a list of
  * embedded objects is an array of structs, S *).
  *
  * Schema evolution.  The schema is stored in the database, and it keeps
@@ -529,6 +532,21 @@ ISLE_API int isle_cursor_get(isle_cursor *cur, const void **key, size_t *klen,
  */
 
 typedef int8_t isle_bool; /* ISLE_NULL_BOOL, 0 (false), 1 (true) */
+
+/*
+ * A string with its length, for an ISLE_STRING field or list element that
+ * should not be measured with strlen.  Written: ptr NULL (with len 0) is
+ * null; otherwise the len bytes at ptr, which must be UTF-8 with no NUL
+ * (ptr need not be NUL-terminated).  Read: {NULL, 0} for null, else ptr
+ * is the string (NUL-terminated as well, in the arena or, with
+ * ISLE_SCAN_BORROW, in the stored bytes) and len its length in bytes.
+ * The stored form is the same as a char * field's, so a member can change
+ * between the two without changing the schema.
+ */
+typedef struct isle_str {
+    const char *ptr;
+    size_t len;
+} isle_str;
 #define ISLE_NULL_BOOL ((isle_bool)-1)
 #define ISLE_NULL_SHORT INT32_MIN
 #define ISLE_NULL_INT INT64_MIN
@@ -641,6 +659,7 @@ typedef struct isle_schema {
 #define ISLE_CTYPE_DOUBLE 11
 #define ISLE_CTYPE_STRING 12
 #define ISLE_CTYPE_CHAR 13
+#define ISLE_CTYPE_STR 14 /* isle_str */
 #define ISLE_CTYPE_UNKNOWN 255 /* C++: checked by size only */
 #ifdef __cplusplus
 #define ISLE_CTYPE_OF(x) ISLE_CTYPE_UNKNOWN
@@ -658,6 +677,7 @@ typedef struct isle_schema {
              long long *: ISLE_CTYPE_I64, unsigned long long *: ISLE_CTYPE_U64,  \
              float *: ISLE_CTYPE_FLOAT, double *: ISLE_CTYPE_DOUBLE,             \
              char **: ISLE_CTYPE_STRING, const char **: ISLE_CTYPE_STRING,       \
+             isle_str *: ISLE_CTYPE_STR, const isle_str *: ISLE_CTYPE_STR,        \
              default: ISLE_CTYPE_OTHER)
 #define ISLE_ALIGNOF(T) _Alignof(T)
 #endif

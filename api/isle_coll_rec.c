@@ -155,6 +155,10 @@ static const void *load_ptr(const uint8_t *p) {
 }
 
 static void store_ptr(uint8_t *p, const void *v) { memcpy(p, &v, sizeof v); }
+static void store_strv(uint8_t *p, const char *s, size_t n) {
+    isle_str v = {s, s ? n : 0};
+    memcpy(p, &v, sizeof v);
+}
 
 /* Index of C value v in enum e, or -1. */
 static int64_t enum_index(const co_field *f, int64_t v) {
@@ -219,15 +223,29 @@ static int scratch(co_enc *e, size_t bytes) {
 static int enc_type(co_enc *e, const co_type *t, const uint8_t *obj, unsigned depth,
                     enc_err *err);
 
-static int enc_string(co_enc *e, const co_field *f, const char *s, long index, enc_err *err) {
-    size_t n = strlen(s);
+/* Writes the string of a char * (n = strlen) or isle_str member. */
+static int enc_string(co_enc *e, const co_field *f, const char *s, size_t n, long index,
+                      enc_err *err) {
     if (n > ISLE_STRING_LEN_MAX)
         return field_fail(err, f, ISLE_ETOOBIG, "string longer than ISLE_STRING_LEN_MAX");
     int rc = index < 0 ? cd_writer_string(&e->w, f->slot, s, n)
                        : cd_writer_strings_item(&e->w, (uint32_t)index, s, n);
     if (rc == ISLE_EINVAL)
-        return field_fail(err, f, rc, "string is not valid UTF-8");
+        return field_fail(err, f, rc, "string is not valid UTF-8 (or holds a NUL byte)");
     return rc ? field_fail(err, f, rc, NULL) : 0;
+}
+
+/* An isle_str member at p: its string, or NULL for null.  EINVAL for a
+ * NULL ptr with a length, which is no string and no null. */
+static int load_strv(const co_field *f, const uint8_t *p, const char **s, size_t *n,
+                     enc_err *err) {
+    isle_str v;
+    memcpy(&v, p, sizeof v);
+    if (!v.ptr && v.len)
+        return field_fail(err, f, ISLE_EINVAL, "isle_str with a NULL ptr and a length");
+    *s = v.ptr;
+    *n = v.len;
+    return 0;
 }
 
 /* Stored form of enum element v: its index, or -1 for null.  EINVAL for a
@@ -254,7 +272,7 @@ static int enc_enum(co_enc *e, const co_field *f, const uint8_t *p, enc_err *err
     case ISLE_ENUM_ORDINAL: rc = cd_writer_byte(&e->w, f->slot, (uint8_t)idx); break;
     case ISLE_ENUM_ORDINAL32: rc = cd_writer_i32(&e->w, f->slot, (int32_t)idx); break;
     case ISLE_ENUM_VALUE: rc = cd_writer_i64(&e->w, f->slot, v->value); break;
-    default: return enc_string(e, f, v->name, -1, err);
+    default: return enc_string(e, f, v->name, strlen(v->name), -1, err);
     }
     return rc ? field_fail(err, f, rc, NULL) : 0;
 }
@@ -269,7 +287,8 @@ static int enc_enum_list(co_enc *e, const co_field *f, const uint8_t *a, uint32_
             int64_t idx;
             rc = enum_pick(f, load_int(a + (size_t)i * f->csize, f->csize), &idx, err);
             if (rc == 0 && idx >= 0)
-                rc = enc_string(e, f, f->en->values[idx].name, (long)i, err);
+                rc = enc_string(e, f, f->en->values[idx].name, strlen(f->en->values[idx].name),
+                                (long)i, err);
         }
         return rc;
     }
@@ -344,7 +363,17 @@ static int enc_list(co_enc *e, const co_field *f, const uint8_t *obj, unsigned d
         rc = cd_writer_strings_begin(w, f->slot, cnt);
         for (uint32_t i = 0; rc == 0 && i < cnt; i++) {
             const char *s = load_ptr(a + (size_t)i * sizeof(char *));
-            if (s && (rc = enc_string(e, f, s, (long)i, err)) != 0)
+            if (s && (rc = enc_string(e, f, s, strlen(s), (long)i, err)) != 0)
+                return rc;
+        }
+        break;
+    case K_STRV:
+        rc = cd_writer_strings_begin(w, f->slot, cnt);
+        for (uint32_t i = 0; rc == 0 && i < cnt; i++) {
+            const char *s;
+            size_t len;
+            if ((rc = load_strv(f, a + (size_t)i * sizeof(isle_str), &s, &len, err)) ||
+                (s && (rc = enc_string(e, f, s, len, (long)i, err)) != 0))
                 return rc;
         }
         break;
@@ -374,7 +403,14 @@ static int enc_field(co_enc *e, const co_field *f, const uint8_t *obj, unsigned 
     case K_DOUBLE: { double v; memcpy(&v, p, 8); rc = cd_writer_f64(w, f->slot, v); break; }
     case K_STRING: {
         const char *s = load_ptr(p);
-        return s ? enc_string(e, f, s, -1, err) : 0;
+        return s ? enc_string(e, f, s, strlen(s), -1, err) : 0;
+    }
+    case K_STRV: {
+        const char *s;
+        size_t n;
+        if ((rc = load_strv(f, p, &s, &n, err)) != 0)
+            return rc;
+        return s ? enc_string(e, f, s, n, -1, err) : 0;
     }
     case K_ENUM: return enc_enum(e, f, p, err);
     default: {
@@ -601,21 +637,27 @@ static int dec_list(const dec *d, const co_field *f, const cd_reader *r, uint8_t
         store_ptr(obj + f->offset, NULL);
         return store_count(d, f, obj, 0);
     }
-    size_t align = f->kind == K_OBJECT ? f->obj->align : f->elem_size;
+    size_t align = f->kind == K_OBJECT ? f->obj->align
+                 : f->kind == K_STRV   ? _Alignof(isle_str)
+                                       : f->elem_size;
     if (f->elem_size && l.count > SIZE_MAX / f->elem_size)
         return no_memory(d);
     uint8_t *a = dec_alloc(d, (size_t)l.count * f->elem_size, align);
     if (!a)
         return no_memory(d);
     int rc = store_count(d, f, obj, l.count);
-    if (f->kind == K_STRING) {
+    if (f->kind == K_STRING || f->kind == K_STRV) {
         for (uint32_t i = 0; rc == 0 && i < l.count; i++) {
             const char *s;
-            uint32_t n;
-            char *c = cd_list_string(&l, i, &s, &n) ? dec_string(d, s, n) : NULL;
-            if (!c && cd_list_string(&l, i, &s, &n))
+            uint32_t n = 0;
+            int present = cd_list_string(&l, i, &s, &n);
+            char *c = present ? dec_string(d, s, n) : NULL;
+            if (!c && present)
                 rc = no_memory(d);
-            store_ptr(a + (size_t)i * sizeof(char *), c);
+            if (f->kind == K_STRV)
+                store_strv(a + (size_t)i * sizeof(isle_str), c, n);
+            else
+                store_ptr(a + (size_t)i * sizeof(char *), c);
         }
     } else if (f->kind == K_OBJECT) {
         memset(a, 0, (size_t)l.count * f->elem_size);
@@ -674,13 +716,17 @@ static int dec_field(const dec *d, const co_field *f, const cd_reader *r, uint8_
     case K_INT: store_int(p, 8, cd_reader_i64(r, f->slot)); return 0;
     case K_FLOAT: { float v = cd_reader_f32(r, f->slot); memcpy(p, &v, 4); return 0; }
     case K_DOUBLE: { double v = cd_reader_f64(r, f->slot); memcpy(p, &v, 8); return 0; }
-    case K_STRING: {
+    case K_STRING:
+    case K_STRV: {
         const char *s;
-        uint32_t n;
+        uint32_t n = 0;
         char *c = NULL;
         if (cd_reader_string(r, f->slot, &s, &n) && !(c = dec_string(d, s, n)))
             return no_memory(d);
-        store_ptr(p, c);
+        if (f->kind == K_STRV)
+            store_strv(p, c, n);
+        else
+            store_ptr(p, c);
         return 0;
     }
     case K_ENUM: dec_enum(f, r, p); return 0;
@@ -708,6 +754,15 @@ static int dec_planned(const dec *d, const co_type *t, const cd_reader *r, uint8
             !(c = dec_string(d, s, n)))
             return no_memory(d);
         store_ptr(obj + op->offset, c);
+    }
+    for (end += t->nstrv; op < end; op++) {
+        const char *s;
+        uint32_t n = 0;
+        char *c = NULL;
+        if (cd_string_item(r->rec, r->len, cd_get32(st + op->slot), &s, &n) &&
+            !(c = dec_string(d, s, n)))
+            return no_memory(d);
+        store_strv(obj + op->offset, c, n);
     }
     for (const co_field **f = t->rest, **fend = f + t->nrest; f < fend; f++) {
         int rc = dec_field(d, *f, r, obj, depth);

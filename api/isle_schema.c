@@ -131,7 +131,8 @@ static int ctype_fits(uint8_t t, const isle_field *f, uint8_t ctype, size_t size
     case ISLE_TYPE_DOUBLE:
         return size == 8 && (any || ctype == ISLE_CTYPE_DOUBLE);
     case ISLE_TYPE_STRING:
-        return size == sizeof(char *) && (any || ctype == ISLE_CTYPE_STRING);
+        return (size == sizeof(char *) && (any || ctype == ISLE_CTYPE_STRING)) ||
+               (size == sizeof(isle_str) && (any || ctype == ISLE_CTYPE_STR));
     case ISLE_TYPE_ENUM:
         return (size == 1 || size == 2 || size == 4 || size == 8) &&
                (any || is_int_ctype(ctype));
@@ -153,7 +154,7 @@ static const char *c_type_wanted(uint8_t t, int list) {
     case ISLE_TYPE_DATETIME: return list ? "int64_t * (microseconds)" : "int64_t (microseconds)";
     case ISLE_TYPE_FLOAT: return list ? "float *" : "float";
     case ISLE_TYPE_DOUBLE: return list ? "double *" : "double";
-    case ISLE_TYPE_STRING: return list ? "char **" : "char *";
+    case ISLE_TYPE_STRING: return list ? "char ** or isle_str *" : "char * or isle_str";
     case ISLE_TYPE_ENUM: return list ? "a pointer to an integer or enum" : "an integer or enum";
     default: return list ? "a pointer to the embedded struct (an array)"
                          : "a pointer to the embedded struct (or the struct, inline)";
@@ -587,7 +588,12 @@ static uint8_t field_kind(const isle_field *f) {
     case ISLE_TYPE_DATETIME: return K_INT;
     case ISLE_TYPE_FLOAT: return K_FLOAT;
     case ISLE_TYPE_DOUBLE: return K_DOUBLE;
-    case ISLE_TYPE_STRING: return K_STRING;
+    case ISLE_TYPE_STRING: /* the member's type picks the C form (by size in C++) */
+        return f->ctype == ISLE_CTYPE_STR ||
+                       (f->ctype == ISLE_CTYPE_UNKNOWN &&
+                        (f->list ? f->elem_size : f->size) == sizeof(isle_str))
+                   ? K_STRV
+                   : K_STRING;
     case ISLE_TYPE_ENUM: return K_ENUM;
     default: return K_OBJECT;
     }
@@ -627,9 +633,10 @@ int co_stored_layout(const co_stored *st, isle_arena *a, cd_schema **out) {
 }
 
 /* How a field reads in a decode plan: bytes copied (8, 4 or 1), a string
- * (PLAN_STRING), or field by field (0).  Copies need the host to be
- * little-endian, as the stored slots are. */
+ * (PLAN_STRING as char *, PLAN_STRV as isle_str), or field by field (0).
+ * Copies need the host to be little-endian, as the stored slots are. */
 #define PLAN_STRING 2
+#define PLAN_STRV 3
 static unsigned plan_kind(const co_field *f) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (f->list || f->offset > UINT32_MAX)
@@ -641,6 +648,7 @@ static unsigned plan_kind(const co_field *f) {
     case K_FLOAT: return 4;
     case K_BYTE: return 1;
     case K_STRING: return PLAN_STRING;
+    case K_STRV: return PLAN_STRV;
     default: return 0;
     }
 #else
@@ -651,13 +659,13 @@ static unsigned plan_kind(const co_field *f) {
 
 /* Builds t's decode plan (co_type in coll_int.h). */
 static int plan_type(co_type *t, isle_arena *a) {
-    static const unsigned order[] = {8, 4, 1, PLAN_STRING, 0}; /* ops, then rest */
+    static const unsigned order[] = {8, 4, 1, PLAN_STRING, PLAN_STRV, 0}; /* ops, rest */
     co_op *ops = co_alloc(a, (t->nfields + 1) * sizeof *ops, _Alignof(co_op));
     const co_field **rest = co_alloc(a, (t->nfields + 1) * sizeof *rest, _Alignof(co_field *));
     if (!ops || !rest)
         return en_fail(ISLE_ENOMEM, "out of memory");
-    uint32_t nops = 0, count[4] = {0};
-    for (unsigned k = 0; k < 5; k++)
+    uint32_t nops = 0, count[5] = {0};
+    for (unsigned k = 0; k < 6; k++)
         for (uint32_t i = 0; i < t->nfields; i++) {
             const co_field *f = &t->fields[i];
             if (plan_kind(f) != order[k])
@@ -675,6 +683,7 @@ static int plan_type(co_type *t, isle_arena *a) {
     t->n4 = (uint16_t)count[1];
     t->n1 = (uint16_t)count[2];
     t->nstr = (uint16_t)count[3];
+    t->nstrv = (uint16_t)count[4];
     return 0;
 }
 
@@ -729,7 +738,8 @@ static void mark_dynamic(co_type *types, uint32_t n) {
                 const co_field *f = &t->fields[k];
                 const co_type *o = f->kind == K_OBJECT ? f->obj : NULL;
                 int alloc = f->list || (o && (!f->inline_obj || o->has_alloc));
-                int dynamic = alloc || f->kind == K_STRING || (o && o->has_dynamic);
+                int dynamic = alloc || f->kind == K_STRING || f->kind == K_STRV ||
+                              (o && o->has_dynamic);
                 if ((alloc && !t->has_alloc) || (dynamic && !t->has_dynamic)) {
                     t->has_alloc |= (uint8_t)alloc;
                     t->has_dynamic |= (uint8_t)dynamic;
