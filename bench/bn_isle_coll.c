@@ -7,10 +7,12 @@
  * an arena; the scan's strings borrowed from the stored bytes for its
  * callback, as the peers' scans read theirs).  isle does the encoding; nothing is packed by hand.
  *
- * The struct's strings are the generator's (NUL-terminated), so turning a
- * bn_obj into it copies pointers only; a decoded struct is folded into the
- * same checksum as every other engine's (bn_obj_sum).  The key/value
- * adapter (bn_isle.c) stays as the "isle-kv" engine.
+ * The struct's strings are isle_str (pointer and length), the
+ * generator's strings as they are, so turning a bn_obj into it copies
+ * pointers and lengths only, and nothing measures a string with strlen
+ * (SQLite and the packed values hand out lengths too); a decoded struct is
+ * folded into the same checksum as every other engine's (bn_obj_sum).
+ * The key/value adapter (bn_isle.c) stays as the "isle-kv" engine.
  */
 #include "bn.h"
 
@@ -23,19 +25,19 @@
 /* ---- the objects as isle stores them ----------------------------------------- */
 
 typedef struct bc_addr {
-    char *street;
-    char *city;
+    isle_str street;
+    isle_str city;
     int32_t zip;
 } bc_addr;
 
 typedef struct bc_obj {
     int64_t id;
-    char *name;
-    char *email;
+    isle_str name;
+    isle_str email;
     int32_t age;
     double score;
     int64_t created; /* µs since 1970 UTC */
-    char **tags;     /* profile only */
+    isle_str *tags;  /* profile only */
     uint32_t ntags;
     bc_addr addr;    /* profile only, embedded by value */
 } bc_obj;
@@ -79,7 +81,7 @@ typedef struct cdb {
 typedef struct cwr {
     cdb *d;
     bc_obj objs[CHUNK];
-    char *tags[CHUNK][BN_TAGS_MAX];
+    isle_str tags[CHUNK][BN_TAGS_MAX];
     int64_t ids[CHUNK];
 } cwr;
 
@@ -136,22 +138,24 @@ static int c_wr_open(bn_db *db, bn_wr **out) {
 
 static void c_wr_close(bn_wr *w) { free(w); }
 
-/* The application's struct for a generated object: pointers only. */
-static void to_struct(bn_kind kind, const bn_obj *o, bc_obj *c, char **tags) {
+static isle_str to_str(bn_str s) { return (isle_str){s.p, s.len}; }
+
+/* The application's struct for a generated object: pointers and lengths. */
+static void to_struct(bn_kind kind, const bn_obj *o, bc_obj *c, isle_str *tags) {
     c->id = o->id;
-    c->name = (char *)o->name.p;
-    c->email = (char *)o->email.p;
+    c->name = to_str(o->name);
+    c->email = to_str(o->email);
     c->age = o->age;
     c->score = o->score;
     c->created = o->created_us;
     if (kind != BN_PROFILE)
         return;
     for (uint32_t i = 0; i < o->ntags; i++)
-        tags[i] = (char *)o->tags[i].p;
+        tags[i] = to_str(o->tags[i]);
     c->tags = tags;
     c->ntags = o->ntags;
-    c->addr.street = (char *)o->addr.street.p;
-    c->addr.city = (char *)o->addr.city.p;
+    c->addr.street = to_str(o->addr.street);
+    c->addr.city = to_str(o->addr.city);
     c->addr.zip = o->addr.zip;
 }
 
@@ -228,7 +232,7 @@ static int c_rd_end(bn_rd *rd) {
     return rc ? fail("isle_read_end", rc) : 0;
 }
 
-static bn_str cstr(const char *s) { return (bn_str){s ? s : "", s ? (uint32_t)strlen(s) : 0}; }
+static bn_str cstr(isle_str s) { return (bn_str){s.ptr ? s.ptr : "", (uint32_t)s.len}; }
 
 /* The checksum of a decoded struct, the same as of the bn_obj it came from. */
 static uint64_t struct_sum(bn_kind kind, const bc_obj *c) {
