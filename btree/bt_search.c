@@ -72,6 +72,7 @@ int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen
                int for_insert, bt_path *path, int *exact) {
     uint32_t pgno = root;
     int rc = 0;
+    cd_key_range range = {0}; /* the separators around pgno in its parent */
     path->depth = 0;
     *exact = 0;
     for (;;) {
@@ -90,7 +91,7 @@ int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen
         fr->writable = 0;
         int eq;
         unsigned i = for_insert ? cd_page_search_append(page, key, klen, &eq)
-                                : cd_page_search(page, key, klen, &eq);
+                                : cd_page_search_within(page, key, klen, &range, &eq);
         if (cd_page_type(page) == CD_PAGE_LEAF) {
             fr->idx = i;
             *exact = eq;
@@ -98,6 +99,13 @@ int bt_descend(const bt_pager *pg, uint32_t root, const void *key, uint32_t klen
         }
         fr->idx = eq ? i + 1 : i; /* a key equal to key[i] is in child i+1 */
         pgno = cd_branch_child(page, fr->idx);
+        /* child c holds [key[c-1], key[c]); the outer bounds go on down */
+        if (!for_insert) {
+            if (fr->idx > 0)
+                range.lo = bt_cell_key(page, fr->idx - 1, &range.lolen);
+            if (fr->idx < cd_page_n(page))
+                range.hi = bt_cell_key(page, fr->idx, &range.hilen);
+        }
     }
 out:
     bt_path_release(pg, path);

@@ -250,6 +250,56 @@ static uint64_t key_word(const uint8_t *k, uint32_t klen, uint32_t at) {
         }                                                                          \
     } while (0)
 
+/* Where key's place is guessed to be, lo <= key <= hi spread over span
+ * cells from the one holding lo: interpolated on the eight bytes after
+ * lo's and hi's common prefix, clamped to [min, max]; the middle when the
+ * keys give nothing to interpolate on. */
+static unsigned guess(const uint8_t *lo, uint32_t lolen, const uint8_t *hi, uint32_t hilen,
+                      const void *key, uint32_t klen, unsigned span, unsigned min,
+                      unsigned max) {
+    uint32_t cp = 0, m = lolen < hilen ? lolen : hilen;
+    while (cp < m && lo[cp] == hi[cp])
+        cp++;
+    uint64_t f = key_word(lo, lolen, cp), l = key_word(hi, hilen, cp);
+    uint64_t k = key_word(key, klen, cp);
+    if (!(l > f && k >= f && k <= l))
+        return min + (max - min) / 2;
+    double at = (double)(k - f) / (double)(l - f) * (double)span + 0.5;
+    return at < (double)min ? min : at > (double)max ? max : (unsigned)at;
+}
+
+/* Finds key's place in [lo, hi] starting at cell g (lo <= g < hi):
+ * gallops from g until the place is bracketed, then bisects. */
+static unsigned gallop(const uint8_t *page, const void *key, uint32_t klen, unsigned g,
+                       unsigned lo, unsigned hi, int *exact) {
+    int c;
+    PROBE(g, c);
+    if (c < 0) { /* the place is above g */
+        lo = g + 1;
+        for (unsigned step = 1; lo + step - 1 < hi; step *= 2) {
+            unsigned p = lo + step - 1;
+            PROBE(p, c);
+            if (c > 0) {
+                hi = p;
+                break;
+            }
+            lo = p + 1;
+        }
+    } else { /* at or below g */
+        hi = g;
+        for (unsigned step = 1; hi >= lo + step; step *= 2) {
+            unsigned p = hi - step;
+            PROBE(p, c);
+            if (c < 0) {
+                lo = p + 1;
+                break;
+            }
+            hi = p;
+        }
+    }
+    return search_range(page, lo, hi, key, klen, exact);
+}
+
 /*
  * Most pages hold keys spread about evenly between their first and last
  * (ids above all), so the search guesses the position by interpolating on
@@ -277,44 +327,20 @@ unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
         *exact = c == 0;
         return c == 0 ? n - 1 : n;
     }
-    /* first < key < last: key shares their common prefix, and its place
-     * is in [1, n - 1] */
-    uint32_t cp = 0, m = flen < llen ? flen : llen;
-    while (cp < m && first[cp] == last[cp])
-        cp++;
-    uint64_t f = key_word(first, flen, cp), l = key_word(last, llen, cp);
-    uint64_t k = key_word(key, klen, cp);
-    unsigned lo = 1, hi = n - 1, g = 1 + (n - 3) / 2;
-    if (l > f && k >= f && k <= l) {
-        double at = (double)(k - f) / (double)(l - f) * (double)(n - 1);
-        at += 0.5;
-        g = at < 1.0 ? 1 : at > (double)(n - 2) ? n - 2 : (unsigned)at;
-    }
-    PROBE(g, c);
-    if (c < 0) { /* the place is above g */
-        lo = g + 1;
-        for (unsigned step = 1; lo + step - 1 < hi; step *= 2) {
-            unsigned p = lo + step - 1;
-            PROBE(p, c);
-            if (c > 0) {
-                hi = p;
-                break;
-            }
-            lo = p + 1;
-        }
-    } else { /* at or below g */
-        hi = g;
-        for (unsigned step = 1; hi >= lo + step; step *= 2) {
-            unsigned p = hi - step;
-            PROBE(p, c);
-            if (c < 0) {
-                lo = p + 1;
-                break;
-            }
-            hi = p;
-        }
-    }
-    return search_range(page, lo, hi, key, klen, exact);
+    /* first < key < last: its place is in [1, n - 1] */
+    unsigned g = guess(first, flen, last, llen, key, klen, n - 1, 1, n - 2);
+    return gallop(page, key, klen, g, 1, n - 1, exact);
+}
+
+unsigned cd_page_search_within(const uint8_t *page, const void *key, uint32_t klen,
+                               const cd_key_range *r, int *exact) {
+    unsigned n = cd_page_n(page);
+    if (!r || !r->lo || !r->hi || n < 8)
+        return cd_page_search(page, key, klen, exact);
+    *exact = 0;
+    /* hi is past the last cell: n cells span [lo, hi) */
+    unsigned g = guess(r->lo, r->lolen, r->hi, r->hilen, key, klen, n, 0, n - 1);
+    return gallop(page, key, klen, g, 0, n, exact);
 }
 #undef PROBE
 

@@ -322,6 +322,21 @@ int cd_branch_cell_parse(const uint8_t *page, uint32_t off, uint32_t limit,
  */
 unsigned cd_page_search(const uint8_t *page, const void *key, uint32_t klen,
                         int *exact);
+/*
+ * The same for a page whose keys are known to lie in [lo, hi) (the
+ * separators around it in its parent, as a descent finds them): the guess
+ * is interpolated between those, so the page's first and last cells are
+ * not read, one cache miss fewer on each page of a lookup.  The range only
+ * steers the search: a page whose keys stray from it is still searched
+ * right, at the cost of more compares.  r NULL, or either bound NULL, is
+ * cd_page_search.
+ */
+typedef struct cd_key_range {
+    const uint8_t *lo, *hi;
+    uint32_t lolen, hilen;
+} cd_key_range;
+unsigned cd_page_search_within(const uint8_t *page, const void *key, uint32_t klen,
+                               const cd_key_range *r, int *exact);
 /* The same, trying the last key first: for inserts, which mostly come in
  * ascending order (one compare instead of a search); a lookup would pay a
  * cache miss for it. */

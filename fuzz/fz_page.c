@@ -61,6 +61,9 @@ static void rebuild_slotted(const uint8_t *pg, uint32_t psize) {
             key = c.key, klen = c.klen;
         }
         check(cd_page_search(pg, key, klen, &exact) == i && exact);
+        /* a range steers the search, never its answer: any bounds do */
+        const cd_key_range r = {pg + psize - 16, pg + CD_PAGE_HDR_SIZE, 16, 8};
+        check(cd_page_search_within(pg, key, klen, &r, &exact) == i && exact);
     }
 }
 

@@ -177,6 +177,28 @@ Test(page, search_agrees_with_a_linear_scan) {
                     cr_assert_eq(got, want, "shape %d n %u key %u d %d: %u, not %u", shape, m,
                                  i, d, got, want);
                     cr_assert_eq(e2, e1, "shape %d n %u key %u d %d", shape, m, i, d);
+                    /* a range only steers: right, tight, loose, inside
+                     * the page, reversed or empty, the answer is the same */
+                    static const uint8_t zero[1] = {0}, top[4] = {0xff, 0xff, 0xff, 0xff};
+                    uint8_t above[25];
+                    memcpy(above, keys[m - 1], lens[m - 1]);
+                    above[lens[m - 1]] = 0;
+                    const cd_key_range ranges[] = {
+                        {keys[0], above, lens[0], lens[m - 1] + 1},
+                        {zero, top, 1, 4},
+                        {keys[m / 2], keys[m - 1], lens[m / 2], lens[m - 1]},
+                        {keys[m - 1], keys[0], lens[m - 1], lens[0]},
+                        {keys[0], keys[0], lens[0], lens[0]},
+                        {q, q, ql, ql},
+                    };
+                    for (unsigned r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+                        int e3;
+                        got = cd_page_search_within(page, q, ql, &ranges[r], &e3);
+                        cr_assert_eq(got, want, "within %u: shape %d n %u key %u d %d: %u, not %u",
+                                     r, shape, m, i, d, got, want);
+                        cr_assert_eq(e3, e1, "within %u: shape %d n %u key %u d %d", r, shape,
+                                     m, i, d);
+                    }
                 }
         }
 }
