@@ -53,22 +53,35 @@ uint64_t cd_hash64(const void *data, size_t len, uint64_t seed) {
     return XXH3_64bits_withSeed(data, len, seed);
 }
 
+/* Eight bytes of ASCII with no zero byte: no byte >= 0x80 and none zero
+ * (the second test is exact as a whole: some byte of v is zero iff it is
+ * non-zero, given no byte has its high bit set). */
+static inline int ascii8(uint64_t v) {
+    return !(v & 0x8080808080808080u) &&
+           !((v - 0x0101010101010101u) & ~v & 0x8080808080808080u);
+}
+
 int cd_utf8_valid(const uint8_t *s, size_t len) {
     size_t i = 0;
     while (i < len) {
-        /* ASCII, eight bytes at a time: no byte >= 0x80 and none zero (the
-         * second test is exact as a whole: some byte of v is zero iff it
-         * is non-zero, given no byte has its high bit set) */
+        /* ASCII, eight bytes at a time */
         while (len - i >= 8) {
             uint64_t v;
             memcpy(&v, s + i, 8);
-            if ((v & 0x8080808080808080u) ||
-                ((v - 0x0101010101010101u) & ~v & 0x8080808080808080u))
+            if (!ascii8(v))
                 break;
             i += 8;
         }
         if (i == len)
             break;
+        /* an ASCII tail of fewer than eight bytes: the last eight at once
+         * (they overlap bytes already seen, which were ASCII too) */
+        if (len >= 8 && len - i < 8) {
+            uint64_t v;
+            memcpy(&v, s + len - 8, 8);
+            if (ascii8(v))
+                break;
+        }
         uint8_t c = s[i];
         if (c < 0x80) {
             if (c == 0)

@@ -704,6 +704,24 @@ Test(record, strings_utf8) {
         cr_assert_eq(len, 0);
         cr_assert_eq(cd_record_encoded_size(&str1_s, v, &len), CD_EINVAL);
     }
+    /* every length and position: the eight-byte steps and the short tail
+     * read each byte (a bad byte or a NUL anywhere is seen; a sequence
+     * that is good anywhere, or cut short at the end, is judged right) */
+    static const struct { const char *seq; size_t len; int good; } at[] = {
+        {"\x00", 1, 0}, {"\x80", 1, 0}, {"\xff", 1, 0}, {"\xc3\xa9", 2, 1},
+        {"\xe2\x82\xac", 3, 1}, {"\xf0\x9f\x98\x80", 4, 1}, {"\xed\xa0\x80", 3, 0},
+    };
+    for (size_t n = 1; n <= 24; n++)
+        for (size_t p = 0; p < n; p++)
+            for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+                uint8_t s[32];
+                memset(s, 'x', sizeof s);
+                size_t fit = n - p < at[k].len ? n - p : at[k].len; /* cut at the end */
+                memcpy(s + p, at[k].seq, fit);
+                int want = at[k].good && fit == at[k].len;
+                cr_assert_eq(cd_utf8_valid(s, n), want, "length %zu, sequence %zu at %zu", n,
+                             k, p);
+            }
     cd_value nul[1] = {cd_val_string("a\0b", 3)};
     size_t len;
     cr_assert_eq(cd_record_encode(&str1_s, nul, buf, sizeof buf, &len), CD_EINVAL);
