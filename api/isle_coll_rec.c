@@ -734,6 +734,17 @@ static int dec_field(const dec *d, const co_field *f, const cd_reader *r, uint8_
     }
 }
 
+/* The string whose offset is at slot: *c NULL for null, else the string
+ * (copied, or borrowed) and *n its length; -1 when the arena is full. */
+static inline int plan_string(const dec *d, const cd_reader *r, const uint8_t *slot, char **c,
+                              uint32_t *n) {
+    const char *s;
+    *c = NULL;
+    if (cd_string_item(r->rec, r->len, cd_get32(slot), &s, n) && !(*c = dec_string(d, s, *n)))
+        return -1;
+    return 0;
+}
+
 /* Reads a record written with t's current layout by t's plan. */
 static int dec_planned(const dec *d, const co_type *t, const cd_reader *r, uint8_t *obj,
                        unsigned depth) {
@@ -746,21 +757,15 @@ static int dec_planned(const dec *d, const co_type *t, const cd_reader *r, uint8
         memcpy(obj + op->offset, st + op->slot, 4);
     for (end += t->n1; op < end; op++)
         obj[op->offset] = st[op->slot];
+    char *c;
+    uint32_t n;
     for (end += t->nstr; op < end; op++) {
-        const char *s;
-        uint32_t n;
-        char *c = NULL;
-        if (cd_string_item(r->rec, r->len, cd_get32(st + op->slot), &s, &n) &&
-            !(c = dec_string(d, s, n)))
+        if (plan_string(d, r, st + op->slot, &c, &n))
             return no_memory(d);
         store_ptr(obj + op->offset, c);
     }
     for (end += t->nstrv; op < end; op++) {
-        const char *s;
-        uint32_t n = 0;
-        char *c = NULL;
-        if (cd_string_item(r->rec, r->len, cd_get32(st + op->slot), &s, &n) &&
-            !(c = dec_string(d, s, n)))
+        if (plan_string(d, r, st + op->slot, &c, &n))
             return no_memory(d);
         store_strv(obj + op->offset, c, n);
     }
