@@ -159,6 +159,13 @@ static void store_strv(uint8_t *p, const char *s, size_t n) {
     isle_str v = {s, s ? n : 0};
     memcpy(p, &v, sizeof v);
 }
+/* A decoded string (NULL: null) into a char * or isle_str member. */
+static void store_string(const co_field *f, uint8_t *p, const char *s, size_t n) {
+    if (f->kind == K_STRV)
+        store_strv(p, s, n);
+    else
+        store_ptr(p, s);
+}
 
 /* Index of C value v in enum e, or -1. */
 static int64_t enum_index(const co_field *f, int64_t v) {
@@ -654,10 +661,7 @@ static int dec_list(const dec *d, const co_field *f, const cd_reader *r, uint8_t
             char *c = present ? dec_string(d, s, n) : NULL;
             if (!c && present)
                 rc = no_memory(d);
-            if (f->kind == K_STRV)
-                store_strv(a + (size_t)i * sizeof(isle_str), c, n);
-            else
-                store_ptr(a + (size_t)i * sizeof(char *), c);
+            store_string(f, a + (size_t)i * f->elem_size, c, n);
         }
     } else if (f->kind == K_OBJECT) {
         memset(a, 0, (size_t)l.count * f->elem_size);
@@ -723,10 +727,7 @@ static int dec_field(const dec *d, const co_field *f, const cd_reader *r, uint8_
         char *c = NULL;
         if (cd_reader_string(r, f->slot, &s, &n) && !(c = dec_string(d, s, n)))
             return no_memory(d);
-        if (f->kind == K_STRV)
-            store_strv(p, c, n);
-        else
-            store_ptr(p, c);
+        store_string(f, p, c, n);
         return 0;
     }
     case K_ENUM: dec_enum(f, r, p); return 0;
