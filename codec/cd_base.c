@@ -53,6 +53,22 @@ uint64_t cd_hash64(const void *data, size_t len, uint64_t seed) {
     return XXH3_64bits_withSeed(data, len, seed);
 }
 
+/* Compared against zeros with memcmp, whose vector loop is several times
+ * faster than a word loop the compiler does not vectorize at -O2. */
+static const uint8_t cd_zeros[1024];
+
+int cd_is_zero(const void *p, size_t n) {
+    const uint8_t *b = p;
+    while (n) {
+        size_t k = n < sizeof cd_zeros ? n : sizeof cd_zeros;
+        if (memcmp(b, cd_zeros, k) != 0)
+            return 0;
+        b += k;
+        n -= k;
+    }
+    return 1;
+}
+
 /* Eight bytes of ASCII with no zero byte: no byte >= 0x80 and none zero
  * (the second test is exact as a whole: some byte of v is zero iff it is
  * non-zero, given no byte has its high bit set). */

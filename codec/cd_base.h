@@ -156,6 +156,8 @@ static inline void cd_prefetch(const void *p) {
 
 /* XXH3-64 of [data, data+len) with a seed: the checksum of every format. */
 uint64_t cd_hash64(const void *data, size_t len, uint64_t seed);
+/* 1 if the n bytes at p are all zero (any n, any alignment). */
+int cd_is_zero(const void *p, size_t n);
 
 /*
  * True iff [s, s+len) is well-formed UTF-8 (RFC 3629: no overlong forms, no

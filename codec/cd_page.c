@@ -53,6 +53,31 @@ uint32_t cd_page_free(const uint8_t *page, uint32_t size) {
     return page_start(page) - slots_end(page) + page_frag(page);
 }
 
+uint32_t cd_page_unused(const uint8_t *page, uint32_t size, uint32_t *off) {
+    uint64_t lo, hi = size;
+    switch (cd_page_type(page)) {
+    case CD_PAGE_BRANCH:
+    case CD_PAGE_LEAF:
+        lo = slots_end(page);
+        hi = page_start(page);
+        break;
+    case CD_PAGE_OVERFLOW:
+        lo = (uint64_t)CD_PAGE_HDR_SIZE + cd_get32(page + CD_PAGE_OFF_AUX1);
+        break;
+    case CD_PAGE_FREELIST:
+        lo = CD_PAGE_HDR_SIZE + 4u * (uint64_t)cd_page_n(page);
+        break;
+    default:
+        return 0;
+    }
+    lo = (lo + 7) & ~(uint64_t)7;
+    hi &= ~(uint64_t)7;
+    if (hi > size || lo >= hi)
+        return 0;
+    *off = (uint32_t)lo;
+    return (uint32_t)(hi - lo);
+}
+
 static uint32_t leaf_cell_len_at(const uint8_t *page, uint32_t off) {
     cd_leaf_cell c;
     int rc = cd_leaf_cell_parse(page, off, UINT32_MAX, &c);

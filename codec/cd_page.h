@@ -223,6 +223,16 @@ static inline uint32_t cd_page_cell_cost(uint32_t cell_len) {
 }
 /* Free bytes: the gap between slots and content plus fragmented bytes. */
 uint32_t cd_page_free(const uint8_t *page, uint32_t size);
+/*
+ * The bytes the page's layout leaves unused in one place: a branch's or
+ * leaf's gap between its slot array and its cells, what follows an
+ * overflow page's data or a free-list page's numbers.  *off and the
+ * length, shrunk to whole aligned 8-byte words; 0 for a meta page, an
+ * unknown type or a header whose fields put the gap outside the page.
+ * A page keeps these bytes zero, but this reads only the header: a caller
+ * that relies on their being zero checks them (cd_is_zero).
+ */
+uint32_t cd_page_unused(const uint8_t *page, uint32_t size, uint32_t *off);
 /* Bytes used by cells and slots (the complement of cd_page_free). */
 static inline uint32_t cd_page_used(const uint8_t *page, uint32_t size) {
     return size - CD_PAGE_HDR_SIZE - cd_page_free(page, size);

@@ -162,8 +162,9 @@ _Static_assert(WAL_FRAME_OFF_CHECKSUM + 8 == WAL_FRAME_HDR_SIZE,
 #define WAL_FRAME_COMMIT 0x43u /* 'C' */
 #define WAL_FRAME_ZSTD 0x01u
 #define WAL_FRAME_HOLE 0x02u
-/* A page whose longest run of zero bytes (counted in aligned 8-byte
- * words) is shorter than this is stored raw, when zstd is off. */
+/* With zstd off, a page with no run of zero bytes this long (its
+ * layout's free gap, or its longest run in aligned 8-byte words) is
+ * stored raw. */
 #define WAL_HOLE_MIN 64u
 
 /* Largest commit payload (the engine's meta for the transaction). */

@@ -1,7 +1,9 @@
 /*
  * wal_append.c: the writer's side of the log: encoding page frames (zstd
  * compressed when the option is on and it saves at least an eighth of the
- * page, else without the page's longest run of zeros) and commit records into the write buffer, writing the buffer in
+ * page, else without one run of zeros: the free gap its layout leaves, or
+ * its longest run) and commit records into the write buffer, writing the
+ * buffer in
  * large pieces, publishing committed frames in the index, sync with its
  * latch, and the reset that starts a new generation.  Runs on the one
  * writer thread.  Uses os (writes, sync, truncate, random) and codec.
@@ -18,6 +20,7 @@
 
 #include "wal_int.h"
 #include "cd_limits.h"
+#include "cd_page.h"
 
 /*
  * Zeros that extend the file ahead of the log (in .bss: no memory until
@@ -134,8 +137,9 @@ static uint32_t zero_run(const uint8_t *page, uint32_t P, uint32_t *off) {
 /*
  * Encodes the payload of a page frame at dst: *len, *flags and *hole.
  * With zstd on, a page that does not shrink by an eighth is stored raw;
- * with it off, a page is stored without its longest run of zeros when
- * that is at least WAL_HOLE_MIN bytes.  CD_ENOMEM if zstd cannot get its
+ * with it off, a page is stored without a run of zeros of at least
+ * WAL_HOLE_MIN bytes: its layout's free gap (cd_page_unused) when that
+ * is all zero, else its longest run.  CD_ENOMEM if zstd cannot get its
  * memory.
  */
 static int page_payload(wal *w, uint8_t *dst, const void *page,
@@ -143,7 +147,11 @@ static int page_payload(wal *w, uint8_t *dst, const void *page,
     uint32_t P = w->page_size;
     *hole = 0;
     if (!w->cctx) {
-        uint32_t at, n = zero_run(page, P, &at);
+        /* the gap its layout leaves, if zero as it should be (one pass of
+         * or'ed words); else the longest run a search finds */
+        uint32_t at = 0, n = cd_page_unused(page, P, &at);
+        if (n < WAL_HOLE_MIN || !cd_is_zero((const uint8_t *)page + at, n))
+            n = zero_run(page, P, &at);
         if (n >= WAL_HOLE_MIN) {
             memcpy(dst, page, at);
             memcpy(dst + at, (const uint8_t *)page + at + n, P - at - n);

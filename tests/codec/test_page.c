@@ -471,3 +471,67 @@ Test(page, random_damage_never_crashes) {
             }
     }
 }
+
+/* Each page type's unused bytes are found from its header alone, in whole
+ * aligned words, and are zero in a page built by the codec; a header that
+ * puts them outside the page gives none. */
+Test(page, unused_gap_of_each_type) {
+    static uint8_t pg[P];
+    struct {
+        void (*build)(uint8_t *, uint32_t);
+        uint32_t lo, hi; /* the unaligned gap the layout leaves */
+    } cases[] = {
+        {build_branch, CD_PAGE_HDR_SIZE + 2 * 10, 0},
+        {build_overflow, CD_PAGE_HDR_SIZE + 1000, P},
+        {build_freelist, CD_PAGE_HDR_SIZE + 4 * 50, P},
+    };
+    for (unsigned i = 0; i < 3; i++) {
+        cases[i].build(pg, 5);
+        uint32_t off = 1, n = cd_page_unused(pg, P, &off);
+        uint32_t hi = cases[i].hi ? cases[i].hi : cd_get32(pg + CD_PAGE_OFF_START);
+        cr_assert_eq(off, (cases[i].lo + 7) & ~7u, "case %u: off %u", i, off);
+        cr_assert_eq(off + n, hi & ~7u, "case %u", i);
+        cr_assert(cd_is_zero(pg + off, n), "case %u", i);
+        cr_assert(!cd_is_zero(pg + off - 8, n + 8), "case %u: the word before", i);
+    }
+    build_leaf(pg, P, 5, 30);
+    uint32_t off = 0, n = cd_page_unused(pg, P, &off);
+    cr_assert_eq(off, CD_PAGE_HDR_SIZE + 2 * 30 + 4); /* 100 rounded up */
+    cr_assert_eq(off + n, cd_get32(pg + CD_PAGE_OFF_START) & ~7u);
+    cr_assert(cd_is_zero(pg + off, n));
+    cr_assert_geq(n + 16, cd_page_free(pg, P) - cd_get32(pg + CD_PAGE_OFF_FRAG));
+
+    /* none: a meta page, an unknown type, a gap outside the page */
+    build_meta(pg, 0);
+    cr_assert_eq(cd_page_unused(pg, P, &off), 0);
+    build_leaf(pg, P, 5, 30);
+    pg[0] = 0x7a;
+    cr_assert_eq(cd_page_unused(pg, P, &off), 0);
+    build_leaf(pg, P, 5, 30);
+    cd_put32(pg + CD_PAGE_OFF_START, P + 64);
+    cr_assert_eq(cd_page_unused(pg, P, &off), 0);
+    cd_put32(pg + CD_PAGE_OFF_START, 60); /* below the slots */
+    cr_assert_eq(cd_page_unused(pg, P, &off), 0);
+    build_overflow(pg, 5);
+    cd_page_set_aux1(pg, UINT32_MAX); /* past the page, not wrapped around */
+    cr_assert_eq(cd_page_unused(pg, P, &off), 0);
+    build_freelist(pg, 5);
+    cd_put16(pg + CD_PAGE_OFF_N, 1020); /* 40 + 4080 > P */
+    cr_assert_eq(cd_page_unused(pg, P, &off), 0);
+}
+
+/* cd_is_zero sees one set bit anywhere, at any length and alignment. */
+Test(page, is_zero_finds_any_set_bit) {
+    static uint8_t buf[300];
+    memset(buf, 0, sizeof buf);
+    for (size_t at = 0; at < 9; at++) {
+        for (size_t n = 0; at + n <= 200; n++) {
+            cr_assert(cd_is_zero(buf + at, n));
+            for (size_t k = 0; k < n; k++) {
+                buf[at + k] = (uint8_t)(1u << (k % 8));
+                cr_assert(!cd_is_zero(buf + at, n), "at %zu n %zu k %zu", at, n, k);
+                buf[at + k] = 0;
+            }
+        }
+    }
+}

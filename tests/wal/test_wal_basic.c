@@ -167,6 +167,55 @@ Test(wal_basic, hole_frames) {
     testvfs_free(t);
 }
 
+/* A tree page is stored without the gap its layout leaves between slots
+ * and cells, found from its header, even where a longer zero run lies
+ * elsewhere (here a value of 1200 zero bytes).  A page whose header names
+ * a gap that is not all zero is not trusted: it is stored without the
+ * longest zero run a search finds.  Either way it reads back whole. */
+Test(wal_basic, layout_gap_frames) {
+    static uint8_t pages[2][TU_P];
+    testvfs *t = testvfs_new(32);
+    wal *w;
+    cr_assert_eq(tu_open(testvfs_vfs(t), 0, &w, NULL), 0);
+    uint32_t gap_at[2], gap[2];
+    for (unsigned i = 0; i < 2; i++) {
+        uint8_t *p = pages[i];
+        cd_page_init(p, TU_P, CD_PAGE_LEAF, 20 + i, 1);
+        for (unsigned k = 0; k < 50; k++) {
+            uint8_t key[8] = {1, 0, 0, 0, 0, 0, 0, (uint8_t)k}, val[1200];
+            uint32_t vlen = k == 0 ? 1200 : 40;
+            memset(val, k == 0 ? 0 : 0xa5, vlen);
+            uint8_t *dst = cd_page_cell_alloc(p, TU_P, k, cd_leaf_cell_len(8, vlen, 0));
+            cr_assert_not_null(dst);
+            cd_leaf_cell_write(dst, key, 8, val, vlen, 0);
+        }
+        gap[i] = cd_page_unused(p, TU_P, &gap_at[i]);
+        cr_assert(gap[i] >= WAL_HOLE_MIN && gap[i] < 1000, "gap %u", gap[i]);
+    }
+    pages[1][gap_at[1] + gap[1] / 2] = 1; /* page 21: a byte set in its gap */
+    for (unsigned i = 0; i < 2; i++)
+        cr_assert_eq(wal_append_page(w, 1, 20 + i, pages[i]), 0);
+    cr_assert_eq(wal_append_commit(w, 1, NULL, 0), 0);
+    for (int reopen = 0; reopen <= 1; reopen++) {
+        wal_frame_ref ref;
+        uint8_t got[TU_P];
+        cr_assert_eq(wal_find(w, 20, wal_max_frame(w), &ref), 0);
+        cr_assert_eq(ref.len, TU_P - gap[0], "stored %u", ref.len);
+        cr_assert_eq(wal_read_page(w, &ref, got, NULL, NULL), 0);
+        cr_assert_arr_eq(got, pages[0], TU_P);
+        cr_assert_eq(wal_find(w, 21, wal_max_frame(w), &ref), 0);
+        cr_assert_leq(ref.len, TU_P - 1200 + 16, "stored %u", ref.len); /* the zero value */
+        cr_assert_eq(wal_read_page(w, &ref, got, NULL, NULL), 0);
+        cr_assert_arr_eq(got, pages[1], TU_P);
+        if (!reopen) {
+            cr_assert_eq(wal_close(w), 0);
+            cr_assert_eq(tu_open(testvfs_vfs(t), 0, &w, NULL), 0);
+        }
+    }
+    wal_close(w);
+    testvfs_free(t);
+}
+
 /* A hole frame's header must describe a hole inside the page, and only a
  * hole frame may name one. */
 Test(wal_basic, hole_header_rules) {
