@@ -365,7 +365,17 @@ void en_queue_builtin_free(en_queue_ops *ops);
 /* en_watch.c */
 void en_note_change(en_txn *t, uint32_t tree, const void *key, uint32_t klen);
 int en_notes_commit(en_txn *t);
-void en_watch_notify(en_db *db);
+/* A published group's notes, taken from the db under the write lock and
+ * handed to en_watch_notify once it is released. */
+typedef struct en_note_batch {
+    en_note *v;
+    uint32_t n;
+} en_note_batch;
+/* Write lock held: the group's notes if it is published (ok), else they
+ * are dropped (its commits were not acknowledged) and the batch is empty. */
+en_note_batch en_notes_take(en_db *db, int ok);
+/* One call per watcher per transaction of b; frees b.  No lock held. */
+void en_watch_notify(en_db *db, en_note_batch b);
 void en_notes_free(en_txn *t);
 void en_watch_destroy(en_db *db);
 

@@ -501,21 +501,28 @@ void en_group_begin(en_db *db) {
     en_group_of = db;
 }
 
-int en_group_end(en_db *db) {
+/* Ends the group and releases the write lock; then the watchers hear of
+ * the group's commits, if they were published.  held: the group this
+ * thread began (en_group_begin), not a direct commit's. */
+static int group_close(en_db *db, int held) {
     int rc = en_group_finish(db);
-    en_group_of = NULL;
+    en_note_batch notes = en_notes_take(db, rc == 0);
+    if (held)
+        en_group_of = NULL;
     pthread_mutex_unlock(&db->write_lock);
+    en_watch_notify(db, notes);
     return rc;
 }
+
+int en_group_end(en_db *db) { return group_close(db, 1); }
 
 int en_commit(en_txn *t) {
     if (!t->write || t->grouped)
         return en_commit_group(t);
     en_db *db = t->db;
     t->grouped = 1; /* keep the write lock through the group's end */
-    int rc = en_commit_group(t);
-    int frc = en_group_finish(db);
-    pthread_mutex_unlock(&db->write_lock);
+    int rc = en_commit_group(t); /* ends t */
+    int frc = group_close(db, 0);
     return rc ? rc : frc;
 }
 

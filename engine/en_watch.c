@@ -97,11 +97,7 @@ void en_watch_remove(en_watch *w) {
 void en_watch_destroy(en_db *db) {
     while (db->watches)
         en_watch_remove(db->watches);
-    for (uint32_t i = 0; i < db->nnotes; i++)
-        free(db->notes[i].key);
-    free(db->notes);
-    db->notes = NULL;
-    db->nnotes = db->cap_notes = 0;
+    (void)en_notes_take(db, 0);
 }
 
 /* ---- noting changes ----------------------------------------------------- */
@@ -242,11 +238,32 @@ static call *build_call(en_db *db, en_watch *w, const en_note *a, const en_note 
     return c;
 }
 
+static void notes_free(en_note *v, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        free(v[i].key);
+    free(v);
+}
+
+en_note_batch en_notes_take(en_db *db, int ok) {
+    en_note_batch b = {db->notes, db->nnotes};
+    db->notes = NULL;
+    db->nnotes = db->cap_notes = 0;
+    if (!ok) {
+        notes_free(b.v, b.n);
+        b = (en_note_batch){NULL, 0};
+    }
+    return b;
+}
+
 /* After a commit group is published: one call per watcher per transaction
- * that changed what it watches.  On the writer thread, no lock held. */
-void en_watch_notify(en_db *db) {
-    if (db->nnotes == 0)
+ * that changed what it watches.  No lock held: the notes were taken from
+ * the db under the write lock, so a commit on another thread that notes
+ * changes meanwhile adds them to the next batch. */
+void en_watch_notify(en_db *db, en_note_batch nb) {
+    if (nb.n == 0) {
+        free(nb.v);
         return;
+    }
     pthread_mutex_lock(&db->watch_lock);
     uint32_t nw = 0;
     for (en_watch *w = db->watches; w; w = w->next)
@@ -259,11 +276,12 @@ void en_watch_notify(en_db *db) {
     }
     pthread_mutex_unlock(&db->watch_lock);
     const en_dispatcher *d = &db->opt.dispatcher;
-    for (uint32_t a = 0, b; a < db->nnotes; a = b) {
-        for (b = a + 1; b < db->nnotes && db->notes[b].txn == db->notes[a].txn; b++) {
+    const en_note *v = nb.v;
+    for (uint32_t a = 0, b; a < nb.n; a = b) {
+        for (b = a + 1; b < nb.n && v[b].txn == v[a].txn; b++) {
         }
         for (uint32_t i = 0; i < nw; i++) {
-            call *c = build_call(db, ws[i], &db->notes[a], &db->notes[b]);
+            call *c = build_call(db, ws[i], &v[a], &v[b]);
             if (!c)
                 continue;
             atomic_fetch_add_explicit(&ws[i]->refs, 1, memory_order_relaxed);
@@ -276,7 +294,5 @@ void en_watch_notify(en_db *db) {
     for (uint32_t i = 0; i < nw; i++)
         watch_unref(ws[i]);
     free(ws);
-    for (uint32_t i = 0; i < db->nnotes; i++)
-        free(db->notes[i].key);
-    db->nnotes = 0;
+    notes_free(nb.v, nb.n);
 }

@@ -191,8 +191,7 @@ static void run_group(en_db *db, en_job *first) {
             save_msg(group[i]);
         }
     }
-    en_watch_notify(db);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) /* the watchers heard first (en_group_end) */
         job_finish(db, group[i]);
 }
 

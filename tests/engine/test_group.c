@@ -276,3 +276,65 @@ Test(group, a_spilling_job_behind_unlogged_commits) {
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
+
+/* ---- watchers and the group's end ------------------------------------------ */
+
+typedef struct heard {
+    atomic_int calls;
+    char last[32];
+} heard;
+
+static void hear(void *p, const en_change *ch) {
+    heard *h = p;
+    if (ch->keys_known && ch->nkeys == 1)
+        snprintf(h->last, sizeof h->last, "%.*s", (int)ch->klens[0],
+                 (const char *)ch->keys[0]);
+    atomic_fetch_add(&h->calls, 1);
+}
+
+/* Watchers hear of a group's commits only once it is published: a group
+ * whose log sync fails was not acknowledged, and they never hear of it. */
+Test(group, watchers_hear_nothing_of_a_group_whose_sync_failed) {
+    en_options opt;
+    testvfs *t = open_held(1 << 20, &opt);
+    heard h = {0};
+    en_watch *w;
+    cr_assert_eq(en_watch_add(db, "w", NULL, 0, hear, &h, &w), 0, "%s", en_errmsg());
+    kv_job a = {.tree = "w", .key = "a", .vlen = 10, .fill = 'a'};
+    cr_assert_eq(en_write_sync(db, kv_run, &a), 0, "%s", en_errmsg());
+    cr_assert_eq(atomic_load(&h.calls), 1);
+    cr_assert_str_eq(h.last, "a");
+    testvfs_fail(t, TESTVFS_SYNC, 1, CD_EIO, 0);
+    kv_job b = {.tree = "w", .key = "b", .vlen = 10, .fill = 'b'};
+    cr_assert_eq(en_write_sync(db, kv_run, &b), CD_EIO);
+    cr_assert_eq(atomic_load(&h.calls), 1, "told of a commit that was not acknowledged");
+    cr_assert_str_eq(h.last, "a");
+    en_watch_remove(w);
+    en_close(db);
+    testvfs_free(t);
+}
+
+/* A commit made directly on the caller's thread (not through the writer)
+ * tells the watchers before it returns, once: the writer's next group does
+ * not tell them again. */
+Test(group, a_direct_commit_tells_the_watchers_once) {
+    en_options opt;
+    testvfs *t = open_held(1 << 20, &opt);
+    heard h = {0};
+    en_watch *w;
+    cr_assert_eq(en_watch_add(db, "w", NULL, 0, hear, &h, &w), 0, "%s", en_errmsg());
+    en_txn *txn;
+    kv_job d = {.tree = "w", .key = "direct", .vlen = 10, .fill = 'd'};
+    cr_assert_eq(en_write_begin(db, &txn), 0, "%s", en_errmsg());
+    cr_assert_eq(kv_run(txn, &d), 0, "%s", en_errmsg());
+    cr_assert_eq(en_commit(txn), 0, "%s", en_errmsg());
+    cr_assert_eq(atomic_load(&h.calls), 1);
+    cr_assert_str_eq(h.last, "direct");
+    kv_job q = {.tree = "w", .key = "queued", .vlen = 10, .fill = 'q'};
+    cr_assert_eq(en_write_sync(db, kv_run, &q), 0, "%s", en_errmsg());
+    cr_assert_eq(atomic_load(&h.calls), 2);
+    cr_assert_str_eq(h.last, "queued");
+    en_watch_remove(w);
+    cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
+    testvfs_free(t);
+}
