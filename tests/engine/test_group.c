@@ -292,23 +292,33 @@ static void hear(void *p, const en_change *ch) {
     atomic_fetch_add(&h->calls, 1);
 }
 
+/* A held database (open_held) with a watcher of tree "w" telling h. */
+static testvfs *open_watched(heard *h, en_watch **w) {
+    en_options opt;
+    testvfs *t = open_held(1 << 20, &opt);
+    cr_assert_eq(en_watch_add(db, "w", NULL, 0, hear, h, w), 0, "%s", en_errmsg());
+    return t;
+}
+
+static void expect_heard(heard *h, int calls, const char *last) {
+    cr_assert_eq(atomic_load(&h->calls), calls, "%d calls, %d expected", atomic_load(&h->calls),
+                 calls);
+    cr_assert_str_eq(h->last, last);
+}
+
 /* Watchers hear of a group's commits only once it is published: a group
  * whose log sync fails was not acknowledged, and they never hear of it. */
 Test(group, watchers_hear_nothing_of_a_group_whose_sync_failed) {
-    en_options opt;
-    testvfs *t = open_held(1 << 20, &opt);
     heard h = {0};
     en_watch *w;
-    cr_assert_eq(en_watch_add(db, "w", NULL, 0, hear, &h, &w), 0, "%s", en_errmsg());
+    testvfs *t = open_watched(&h, &w);
     kv_job a = {.tree = "w", .key = "a", .vlen = 10, .fill = 'a'};
     cr_assert_eq(en_write_sync(db, kv_run, &a), 0, "%s", en_errmsg());
-    cr_assert_eq(atomic_load(&h.calls), 1);
-    cr_assert_str_eq(h.last, "a");
+    expect_heard(&h, 1, "a");
     testvfs_fail(t, TESTVFS_SYNC, 1, CD_EIO, 0);
     kv_job b = {.tree = "w", .key = "b", .vlen = 10, .fill = 'b'};
     cr_assert_eq(en_write_sync(db, kv_run, &b), CD_EIO);
-    cr_assert_eq(atomic_load(&h.calls), 1, "told of a commit that was not acknowledged");
-    cr_assert_str_eq(h.last, "a");
+    expect_heard(&h, 1, "a"); /* not told of b: it was not acknowledged */
     en_watch_remove(w);
     en_close(db);
     testvfs_free(t);
@@ -318,22 +328,18 @@ Test(group, watchers_hear_nothing_of_a_group_whose_sync_failed) {
  * tells the watchers before it returns, once: the writer's next group does
  * not tell them again. */
 Test(group, a_direct_commit_tells_the_watchers_once) {
-    en_options opt;
-    testvfs *t = open_held(1 << 20, &opt);
     heard h = {0};
     en_watch *w;
-    cr_assert_eq(en_watch_add(db, "w", NULL, 0, hear, &h, &w), 0, "%s", en_errmsg());
+    testvfs *t = open_watched(&h, &w);
     en_txn *txn;
     kv_job d = {.tree = "w", .key = "direct", .vlen = 10, .fill = 'd'};
     cr_assert_eq(en_write_begin(db, &txn), 0, "%s", en_errmsg());
     cr_assert_eq(kv_run(txn, &d), 0, "%s", en_errmsg());
     cr_assert_eq(en_commit(txn), 0, "%s", en_errmsg());
-    cr_assert_eq(atomic_load(&h.calls), 1);
-    cr_assert_str_eq(h.last, "direct");
+    expect_heard(&h, 1, "direct");
     kv_job q = {.tree = "w", .key = "queued", .vlen = 10, .fill = 'q'};
     cr_assert_eq(en_write_sync(db, kv_run, &q), 0, "%s", en_errmsg());
-    cr_assert_eq(atomic_load(&h.calls), 2);
-    cr_assert_str_eq(h.last, "queued");
+    expect_heard(&h, 2, "queued");
     en_watch_remove(w);
     cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
     testvfs_free(t);
