@@ -340,8 +340,9 @@ typedef struct isle_watch isle_watch;
  * (key == NULL) or only the entry `key` of it, after the commit is durable
  * and visible to new readers; on the writer thread or through the
  * dispatcher.  A commit whose log write or sync failed (the handle is
- * then latched) is never reported.  Any thread may add or remove watchers.  Errors: ISLE_EINVAL
- * (NULL db, fn, name or out; empty or too long name or key), ISLE_ENOMEM.
+ * then latched) is never reported.  Any thread may add or remove
+ * watchers.  Errors: ISLE_EINVAL (NULL db, fn, name or out; empty or too
+ * long name or key), ISLE_ENOMEM.
  */
 ISLE_API int isle_watch_tree(isle_db *db, const char *name, isle_watch_fn fn,
                              void *arg, isle_watch **out);

@@ -3,9 +3,8 @@
  * compressed when the option is on and it saves at least an eighth of the
  * page, else without one run of zeros: the free gap its layout leaves, or
  * its longest run) and commit records into the write buffer, writing the
- * buffer in
- * large pieces, publishing committed frames in the index, sync with its
- * latch, and the reset that starts a new generation.  Runs on the one
+ * buffer in large pieces, publishing committed frames in the index, sync
+ * with its latch, and the reset that starts a new generation.  Runs on the one
  * writer thread.  Uses os (writes, sync, truncate, random) and codec.
  *
  * A transaction's life, and the function behind each step:
