@@ -30,8 +30,8 @@
 #define HDR EN_BUF_HDR /* a cached page is an en_buf block (en_cache_adopt) */
 
 typedef struct cpage {
-    en_buf buf;            /* so unpin finds `cached` through EN_BUF_OF */
-    uint64_t frame;
+    en_buf buf;            /* so unpin finds `cached` through EN_BUF_OF; its
+                              pgno and frame are the key */
     uint64_t retire_seq;
     struct cpage *retire_next;
 } cpage;
@@ -73,7 +73,7 @@ const uint8_t *en_cache_get(en_cache *c, uint32_t pgno, uint64_t frame) {
         /* seq_cst (see retire): also pairs with the install's release, so
          * the page bytes written before installing are visible */
         cpage *p = atomic_load(&c->slots[(h + k) & c->mask]);
-        if (p && p->buf.pgno == pgno && p->frame == frame)
+        if (p && p->buf.pgno == pgno && p->buf.frame == frame)
             return p->buf.page;
     }
     return NULL;
@@ -107,7 +107,7 @@ static void retire(en_db *db, en_cache *c, cpage *p) {
  * equal entry another thread installed meanwhile (p is then not used). */
 static const uint8_t *install(en_db *db, en_cache *c, cpage *p) {
     uint32_t pgno = p->buf.pgno;
-    uint64_t frame = p->frame;
+    uint64_t frame = p->buf.frame;
     uint32_t h = hash(pgno, frame);
     for (uint32_t k = 0; k < PROBES; k++) {
         cpage *expect = NULL;
@@ -115,7 +115,7 @@ static const uint8_t *install(en_db *db, en_cache *c, cpage *p) {
          * the other installer's page (acquire) */
         if (atomic_compare_exchange_strong(&c->slots[(h + k) & c->mask], &expect, p))
             return p->buf.page;
-        if (expect->buf.pgno == pgno && expect->frame == frame)
+        if (expect->buf.pgno == pgno && expect->buf.frame == frame)
             return expect->buf.page; /* someone installed it meanwhile */
     }
     /* Every neighbour is taken: replace one, chosen by the page number. */
@@ -166,7 +166,7 @@ const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
     /* b->next is left alone: the caller may be walking a chain through it */
     b->pgno = pgno;
     b->cached = 1;
-    p->frame = frame;
+    p->buf.frame = frame;
     p->retire_seq = 0;
     p->retire_next = NULL;
     atomic_fetch_add_explicit(&c->pages, 1, memory_order_relaxed);
@@ -185,7 +185,7 @@ void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame) {
     for (uint32_t k = 0; k < PROBES; k++) {
         _Atomic(cpage *) *slot = &c->slots[(h + k) & c->mask];
         cpage *p = atomic_load_explicit(slot, memory_order_acquire);
-        if (p && p->buf.pgno == pgno && p->frame == frame &&
+        if (p && p->buf.pgno == pgno && p->buf.frame == frame &&
             atomic_compare_exchange_strong(slot, &p, NULL))
             retire(db, c, p);
     }
@@ -195,7 +195,7 @@ void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame) {
 void en_cache_forget_log(en_db *db, en_cache *c) {
     for (uint32_t i = 0; i <= c->mask; i++) {
         cpage *p = atomic_load_explicit(&c->slots[i], memory_order_acquire);
-        if (p && p->frame && atomic_compare_exchange_strong(&c->slots[i], &p, NULL))
+        if (p && p->buf.frame && atomic_compare_exchange_strong(&c->slots[i], &p, NULL))
             retire(db, c, p);
     }
 }

@@ -112,6 +112,9 @@ static int checkpoint(en_db *db, int trim) {
     uint64_t with_frames;
     en_readers_active(db, &with_frames);
     if (max_frame && with_frames == 0 && db->ckpt_txn == db->state.txn) {
+        /* Pages of a group not yet logged name their bases by frame
+         * numbers of this generation (en_buf): none may outlive it. */
+        ISLE_ASSERT(db->group_unlogged == 0);
         if (db->cache)
             en_cache_forget_log(db, db->cache);
         rc = trim ? wal_reset_keep(db->wal, 0) : wal_reset(db->wal);

@@ -88,7 +88,13 @@ typedef struct en_buf {
                               log: the db's (group_pages), not the txn's */
     uint32_t live_idx;     /* its index there */
     uint8_t *page;         /* page_size bytes, aligned */
-    uint64_t frame;        /* dirty: the log frame it was committed in */
+    uint64_t frame;        /* dirty: the log frame it was committed in;
+                              cached: the image's source (en_cache.c) */
+    /* dirty: the committed image it was copied from, when that is a log
+     * frame of this generation (else base_frame 0): the log may store the
+     * page as a delta over that frame (wal_append_page_delta) */
+    uint32_t base_pgno;
+    uint32_t base_frame;
 } en_buf;
 /* Every en_buf is one block from posix_memalign(64, EN_BUF_HDR + page
  * size): the header, then the page, so a page pointer finds its header and

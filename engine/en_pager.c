@@ -524,22 +524,35 @@ static int check_pgno(en_txn *t, uint32_t pgno) {
     return 0;
 }
 
-/* A committed page for the transaction's snapshot: in place from the
+/*
+ * A committed page for the transaction's snapshot: in place from the
  * mapped main file, from the shared cache, or read, verified and offered
- * to the cache. */
-static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t **page) {
+ * to the cache.  *base (if not NULL) says which log frame holds the image
+ * (en_buf's base_pgno and base_frame; frame 0: none, as for the main
+ * file); a page committed earlier in the group passes on its own base.
+ */
+static int get_committed(en_txn *t, uint32_t pgno, unsigned mask, const uint8_t **page,
+                         en_buf *base) {
     en_db *db = t->db;
     en_buf *g = t->write ? en_dirty_find(&db->group_pages, pgno) : NULL;
     if (g) { /* committed earlier in this group, not yet in the log */
         int rc = en_page_type_check(g->page, pgno, mask);
         if (rc == 0)
             *page = g->page;
+        if (base) {
+            base->base_pgno = g->base_pgno;
+            base->base_frame = g->base_frame;
+        }
         return rc;
     }
     wal_frame_ref ref;
     uint64_t frame = 0;
     if (t->max_frame && wal_find(db->wal, pgno, t->max_frame, &ref) == 0)
         frame = ref.frame;
+    if (base) {
+        base->base_pgno = pgno;
+        base->base_frame = (uint32_t)frame; /* <= WAL_FRAMES_MAX */
+    }
     int rc;
     if (frame == 0 && (rc = en_map_page(db, pgno, mask, page)) != 0)
         return rc < 0 ? rc : 0;
@@ -587,7 +600,7 @@ static int op_get(void *ctx, uint32_t pgno, unsigned mask, const uint8_t **page)
         return rc;
     const en_spilled *s = t->write ? spill_find(&t->spill, pgno, NULL) : NULL;
     if (!s)
-        return get_committed(t, pgno, mask, page);
+        return get_committed(t, pgno, mask, page, NULL);
     if (!(b = buf_get(t)))
         return en_fail(CD_ENOMEM, "out of memory for a page buffer");
     if ((rc = spill_read(t, s, mask, b->page)) != 0 || (rc = live_add(t, b, pgno)) != 0) {
@@ -631,6 +644,7 @@ static int dirty_new(en_txn *t, uint32_t pgno, en_buf **out) {
     b->pgno = pgno;
     b->fresh = 1;
     b->pins = 1;
+    b->base_frame = 0;
     if (en_dirty_add(&t->dirty, b) != 0) {
         b->pins = 0;
         buf_put(t, b);
@@ -704,14 +718,20 @@ static int op_dirty(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page
         *new_pgno = pgno;
         return rc;
     }
+    /* Neither dirty nor spilled (op_owned): a committed page. */
     const uint8_t *old;
-    rc = op_get(ctx, pgno, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW, &old);
-    if (rc)
+    en_buf base = {0};
+    if ((rc = check_pgno(t, pgno)) != 0 ||
+        (rc = get_committed(t, pgno, CD_PAGE_MASK_TREE | CD_PAGE_MASK_OVERFLOW, &old,
+                            &base)) != 0)
         return rc;
     uint32_t np;
     uint8_t *copy;
     rc = alloc_buf(t, &np, &copy);
     if (rc == 0) {
+        en_buf *b = EN_BUF_OF(copy);
+        b->base_pgno = base.base_pgno;
+        b->base_frame = base.base_frame;
         memcpy(copy, old, t->db->page_size);
         cd_page_set_pgno(copy, np);
         cd_page_set_txn(copy, t->st.txn);

@@ -301,8 +301,15 @@ int en_group_log(en_db *db) {
     int rc = 0;
     for (uint32_t i = 0; rc == 0 && g->slots && i <= g->mask; i++) {
         for (en_buf *b = g->slots[i]; rc == 0 && b; b = b->next) {
+            /* the image it was copied from, if still cached: the log may
+             * store the page as a delta over it (a cached image is freed
+             * only by this thread's reclaim, not while it is used here) */
+            const uint8_t *base = b->base_frame && db->cache
+                                      ? en_cache_get(db->cache, b->base_pgno, b->base_frame)
+                                      : NULL;
             wal_frame_ref ref;
-            rc = wal_append_page_ref(db->wal, txn, b->pgno, b->page, &ref);
+            rc = wal_append_page_delta(db->wal, txn, b->pgno, b->page, b->base_frame, base,
+                                       &ref);
             b->frame = ref.frame;
             if (rc)
                 rc = en_fail(rc, "writing page %u to the log", b->pgno);

@@ -7,7 +7,10 @@
  * a checkpoint copies them into the main file and resets the log.
  * Uses os (all file I/O, buffers) and codec (checksums, little-endian).
  *
- * FORMAT VERSION 1 (WAL_FORMAT_VERSION).  All integers little-endian.
+ * FORMAT VERSION 2 (WAL_FORMAT_VERSION).  All integers little-endian.
+ * Version 2 added delta page frames (WAL_FRAME_DELTA); a version 1 log is
+ * read as before, and gets delta frames only once a reset has rewritten
+ * its header as version 2.
  * P is the database's page size.  The file is a header area of 1024 bytes
  * followed by frames, back to back from offset 1024, then zeros: the file
  * grows ahead of the log in steps of WAL_GROW_STEP written zeros, so that
@@ -42,15 +45,20 @@
  *               one run of zero bytes, the hole: page bytes [0, H) then
  *               [H + P - L, P), with H at offset 28 and the hole's
  *               P - L bytes all zero;
+ *               bit 2 WAL_FRAME_DELTA (version 2): the page is the image
+ *               of an earlier page frame, the base B (offset 28), with the
+ *               payload's runs written over it (below);
  *               other bits zero
  *   2      2    reserved, zero
  *   4      4    payload length L: page frame, P (raw) or 1..P-1 (zstd,
- *               hole); commit record, 0..WAL_COMMIT_PAYLOAD_MAX
+ *               hole, delta: at least 5); commit record,
+ *               0..WAL_COMMIT_PAYLOAD_MAX
  *   8      8    salt: the header's salt
  *   16     8    transaction id, > 0
  *   24     4    page frame: page number; commit record: number of page
  *               frames of the transaction (those right before it)
- *   28     4    hole offset H (WAL_FRAME_HOLE, H <= L); otherwise zero
+ *   28     4    hole offset H (WAL_FRAME_HOLE, H <= L); base frame
+ *               number B (WAL_FRAME_DELTA, B >= 1); otherwise zero
  *   32     8    synced-through: the log offset below which every byte had
  *               been made durable (by wal_sync, or at open or reset) when
  *               this frame was written; <= this frame's own offset
@@ -60,6 +68,20 @@
  *               used as the seed of XXH3-64 over the payload
  *   56     L    payload: the page image, or the commit payload (opaque to
  *               the log: the engine's new meta)
+ *
+ * Delta payload: one or more runs back to back, filling exactly L bytes,
+ * each a u16 page offset O, a u16 length N >= 1, then the N bytes that
+ * replace page bytes [O, O + N) of the base's image.  Runs ascend and do
+ * not overlap (each O at or past the previous O + N), and O + N <= P.
+ * The base B is a page frame of an earlier committed transaction of this
+ * generation, of any page number (the engine copies a page to a new
+ * number when it changes it), and may itself be a delta: a frame's depth
+ * is 0 for the other kinds and the base's depth + 1 for a delta, at most
+ * WAL_DELTA_DEPTH_MAX, so a page is rebuilt from at most that many deltas
+ * over one whole image.  A delta frame in a version 1 log, or one whose
+ * base breaks these rules, is CD_ECORRUPT (a valid chain is what we
+ * wrote); runs that break them are found when the page is read
+ * (CD_ECORRUPT there).
  *
  * Validity.  A header copy is valid iff its magic and checksum match; a
  * valid header with a larger version is CD_EVERSION, one with another
@@ -124,7 +146,8 @@
 #include "cd_base.h"
 #include "os.h"
 
-#define WAL_FORMAT_VERSION 1u
+#define WAL_FORMAT_VERSION 2u
+#define WAL_FORMAT_VERSION_MIN 1u /* the oldest version still read */
 #define WAL_MAGIC "isle-wal"
 #define WAL_MAGIC_SIZE 8u
 
@@ -162,6 +185,11 @@ _Static_assert(WAL_FRAME_OFF_CHECKSUM + 8 == WAL_FRAME_HDR_SIZE,
 #define WAL_FRAME_COMMIT 0x43u /* 'C' */
 #define WAL_FRAME_ZSTD 0x01u
 #define WAL_FRAME_HOLE 0x02u
+#define WAL_FRAME_DELTA 0x04u
+/* Deltas a page may be rebuilt through (format: readers reject more). */
+#define WAL_DELTA_DEPTH_MAX 8u
+/* A delta run's header: u16 offset, u16 length. */
+#define WAL_DELTA_RUN_HDR 4u
 /* With zstd off, a page with no run of zero bytes this long (its
  * layout's free gap, or its longest run in aligned 8-byte words) is
  * stored raw. */
@@ -244,6 +272,7 @@ typedef struct wal_stats {
     uint64_t commits;
     uint64_t compressed_frames; /* page frames stored compressed (zstd) */
     uint64_t hole_frames;       /* page frames stored without their hole */
+    uint64_t delta_frames;      /* page frames stored as a delta */
     uint64_t page_bytes_stored; /* payload bytes of page frames */
     uint64_t writes;            /* os_write calls */
     uint64_t write_bytes;
@@ -282,6 +311,17 @@ int wal_append_page(wal *w, uint64_t txn, uint32_t pgno, const void *page);
  */
 int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
                         wal_frame_ref *ref);
+/*
+ * The same, storing the page as a delta against committed frame base when
+ * that takes at most half the bytes of storing it whole: base_page must be
+ * the image wal_read_page gives for that frame (the caller keeps such
+ * images; the log reads nothing back).  A base of 0, one not committed in
+ * this generation or already at WAL_DELTA_DEPTH_MAX, or a version 1 log,
+ * stores the page as wal_append_page_ref does.  Errors as wal_append_page.
+ */
+int wal_append_page_delta(wal *w, uint64_t txn, uint32_t pgno, const void *page,
+                          uint64_t base, const void *base_page,
+                          wal_frame_ref *ref);
 /* Writes the buffered frames of the open transaction to the file (no
  * sync).  On failure the transaction is discarded, as wal_append_page. */
 int wal_flush(wal *w);
@@ -304,6 +344,8 @@ int wal_sync(wal *w);
 
 /* Committed page frames (acquire: pairs with the commit's release). */
 uint64_t wal_max_frame(const wal *w);
+/* The log's generation: frame numbers name frames of one generation. */
+uint64_t wal_generation(const wal *w);
 /* Id of the last committed transaction (writer thread). */
 uint64_t wal_last_txn(const wal *w);
 /* Bytes of the log: header area plus committed frames. */
@@ -330,8 +372,10 @@ void wal_rctx_free(wal *w, wal_rctx *r);
 /*
  * Reads the page of ref into page[0, P), verifying everything: the frame's
  * salt, kind and length, its own checksum, the decompressed size and that
- * the image's header names ref->pgno.  Returns 0, CD_ECORRUPT (diag set),
- * CD_ENOMEM, CD_EIO.
+ * the image's header names ref->pgno.  A delta frame is rebuilt from its
+ * chain of bases, each frame verified the same way, and its runs checked
+ * against the format.  Returns 0, CD_ECORRUPT (diag set), CD_ENOMEM,
+ * CD_EIO.
  */
 int wal_read_page(wal *w, const wal_frame_ref *ref, void *page,
                   wal_rctx *rctx, cd_diag *diag);

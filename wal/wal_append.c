@@ -1,11 +1,13 @@
 /*
- * wal_append.c: the writer's side of the log: encoding page frames (zstd
- * compressed when the option is on and it saves at least an eighth of the
- * page, else without one run of zeros: the free gap its layout leaves, or
- * its longest run) and commit records into the write buffer, writing the
- * buffer in large pieces, publishing committed frames in the index, sync
- * with its latch, and the reset that starts a new generation.  Runs on the one
- * writer thread.  Uses os (writes, sync, truncate, random) and codec.
+ * wal_append.c: the writer's side of the log: encoding page frames (as a
+ * delta over the image the caller names as its base when that halves it;
+ * else zstd compressed when the option is on and it saves at least an
+ * eighth of the page; else without one run of zeros: the free gap its
+ * layout leaves, or its longest run) and commit records into the write
+ * buffer, writing the buffer in large pieces, publishing committed frames
+ * in the index, sync with its latch, and the reset that starts a new
+ * generation.  Runs on the one writer thread.  Uses os (writes, sync,
+ * truncate, random) and codec.
  *
  * A transaction's life, and the function behind each step:
  *
@@ -178,6 +180,63 @@ static int page_payload(wal *w, uint8_t *dst, const void *page,
     return 0;
 }
 
+/*
+ * Encodes page as a delta over base (wal.h: runs of u16 offset, u16
+ * length, bytes) into dst, in at most cap bytes: the payload's length, or
+ * 0 if it does not fit.  Pages are compared in 8-byte words; each word
+ * that differs becomes the bytes that differ in it, which join the run
+ * before when fewer equal bytes than a run header lie between (so
+ * neighbouring words make one run).  A page equal to its base is one
+ * byte rewritten, as the format has no empty delta.
+ */
+static uint32_t delta_encode(const uint8_t *page, const uint8_t *base,
+                             uint32_t P, uint8_t *dst, uint32_t cap) {
+    uint32_t len = 0, hdr_at = 0, run_off = 0, run_end = 0;
+    int open = 0;
+    for (uint32_t i = 0; i < P; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, page + i, 8);
+        memcpy(&b, base + i, 8);
+        if (a == b)
+            continue;
+        uint32_t from = i, to = i + 8;
+        while (page[from] == base[from])
+            from++;
+        while (page[to - 1] == base[to - 1])
+            to--;
+        if (open && from - run_end < WAL_DELTA_RUN_HDR) {
+            from = run_end; /* the equal bytes between ride along */
+        } else {
+            if (open) {
+                cd_put16(dst + hdr_at, (uint16_t)run_off);
+                cd_put16(dst + hdr_at + 2, (uint16_t)(run_end - run_off));
+            }
+            if (len + WAL_DELTA_RUN_HDR > cap)
+                return 0;
+            hdr_at = len;
+            len += WAL_DELTA_RUN_HDR;
+            run_off = from;
+            open = 1;
+        }
+        if (len + (to - from) > cap)
+            return 0;
+        memcpy(dst + len, page + from, to - from);
+        len += to - from;
+        run_end = to;
+    }
+    if (!open) {
+        if (cap < WAL_DELTA_RUN_HDR + 1)
+            return 0;
+        run_off = 0;
+        run_end = 1;
+        dst[WAL_DELTA_RUN_HDR] = page[0];
+        len = WAL_DELTA_RUN_HDR + 1;
+    }
+    cd_put16(dst + hdr_at, (uint16_t)run_off);
+    cd_put16(dst + hdr_at + 2, (uint16_t)(run_end - run_off));
+    return len;
+}
+
 /* Finishes the frame header at hdr for h and advances the buffer. */
 static void frame_seal(wal *w, uint8_t *hdr, wal_fhdr *h) {
     h->salt = w->salt;
@@ -207,6 +266,12 @@ int wal_flush(wal *w) {
 
 int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
                         wal_frame_ref *ref) {
+    return wal_append_page_delta(w, txn, pgno, page, 0, NULL, ref);
+}
+
+int wal_append_page_delta(wal *w, uint64_t txn, uint32_t pgno, const void *page,
+                          uint64_t base, const void *base_page,
+                          wal_frame_ref *ref) {
     int rc = txn_check(w, txn);
     if (rc)
         return rc == CD_EREOPEN ? rc : (wal_abort(w), rc);
@@ -225,11 +290,30 @@ int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
         goto out;
     uint8_t *hdr = w->wbuf + w->wbuf_len;
     wal_fhdr h = {.kind = WAL_FRAME_PAGE, .txn = txn, .pgno = pgno};
-    rc = page_payload(w, hdr + WAL_FRAME_HDR_SIZE, page, &h.len, &h.flags, &h.hole);
-    if (rc)
+    /* Relaxed: the writer reads back its own store. */
+    unsigned depth = base_page && w->version >= 2
+                         ? wal_delta_depth(w, base, atomic_load_explicit(
+                                                        &w->max_frame, memory_order_relaxed))
+                         : 0;
+    if (depth) {
+        /* a delta, if it takes at most half of what the whole page would */
+        uint32_t at, gap = cd_page_unused(page, w->page_size, &at);
+        uint32_t whole = w->page_size - (gap >= WAL_HOLE_MIN ? gap : 0);
+        h.len = delta_encode(page, base_page, w->page_size,
+                             hdr + WAL_FRAME_HDR_SIZE, whole / 2);
+        if (h.len) {
+            h.flags = WAL_FRAME_DELTA;
+            h.base = (uint32_t)base;
+        } else {
+            depth = 0;
+        }
+    }
+    if (!depth &&
+        (rc = page_payload(w, hdr + WAL_FRAME_HDR_SIZE, page, &h.len, &h.flags, &h.hole)) != 0)
         goto out;
     wal_finfo *fi = wal_index_info(w, frame);
-    *fi = (wal_finfo){.offset = w->wbuf_off + w->wbuf_len, .pgno = pgno, .len = h.len};
+    *fi = (wal_finfo){.offset = w->wbuf_off + w->wbuf_len, .pgno = pgno, .len = h.len,
+                      .base = h.base, .depth = (uint8_t)depth};
     if (ref)
         *ref = (wal_frame_ref){.frame = frame, .offset = fi->offset, .pgno = pgno,
                                .len = h.len};
@@ -240,6 +324,7 @@ int wal_append_page_ref(wal *w, uint64_t txn, uint32_t pgno, const void *page,
     w->stats.page_bytes_stored += h.len;
     w->stats.compressed_frames += h.flags == WAL_FRAME_ZSTD;
     w->stats.hole_frames += h.flags == WAL_FRAME_HOLE;
+    w->stats.delta_frames += h.flags == WAL_FRAME_DELTA;
 out:
     if (rc)
         wal_abort(w);
@@ -301,6 +386,7 @@ int wal_write_header(wal *w) {
     memset(area, 0, sizeof area);
     wal_hdr h = {.version = WAL_FORMAT_VERSION, .page_size = w->page_size,
                  .salt = w->salt, .generation = w->generation};
+    w->version = WAL_FORMAT_VERSION;
     wal_hdr_encode(area, &h);
     memcpy(area + WAL_HDR_COPY_STRIDE, area, WAL_HDR_SIZE);
     w->hdr_checksum = h.checksum;
@@ -360,6 +446,7 @@ uint64_t wal_max_frame(const wal *w) {
     return atomic_load_explicit(&((wal *)w)->max_frame, memory_order_acquire);
 }
 
+uint64_t wal_generation(const wal *w) { return w->generation; }
 uint64_t wal_last_txn(const wal *w) { return w->last_txn; }
 uint64_t wal_size_bytes(const wal *w) { return w->commit_end; }
 int wal_latched(const wal *w) { return w->latched; }

@@ -30,7 +30,7 @@ int wal_hdr_decode(const uint8_t *src, wal_hdr *h) {
     h->generation = cd_get64(src + WAL_HDR_OFF_GENERATION);
     if (h->version > WAL_FORMAT_VERSION)
         return CD_EVERSION;
-    if (h->version != WAL_FORMAT_VERSION ||
+    if (h->version < WAL_FORMAT_VERSION_MIN ||
         cd_get64(src + WAL_HDR_OFF_RESERVED) != 0)
         return CD_ECORRUPT;
     return 0;
@@ -50,7 +50,8 @@ void wal_fhdr_encode(uint8_t *dst, const wal_fhdr *h) {
     cd_put64(dst + WAL_FRAME_OFF_SALT, h->salt);
     cd_put64(dst + WAL_FRAME_OFF_TXN, h->txn);
     cd_put32(dst + WAL_FRAME_OFF_PGNO, h->pgno);
-    cd_put32(dst + WAL_FRAME_OFF_HOLE, h->hole);
+    cd_put32(dst + WAL_FRAME_OFF_HOLE,
+             h->flags == WAL_FRAME_DELTA ? h->base : h->hole);
     cd_put64(dst + WAL_FRAME_OFF_SYNCED, h->synced);
     cd_put64(dst + WAL_FRAME_OFF_PREV, h->prev);
     cd_put64(dst + WAL_FRAME_OFF_CHECKSUM, h->checksum);
@@ -64,6 +65,11 @@ int wal_fhdr_decode(const uint8_t *src, uint32_t page_size, wal_fhdr *h) {
     h->txn = cd_get64(src + WAL_FRAME_OFF_TXN);
     h->pgno = cd_get32(src + WAL_FRAME_OFF_PGNO);
     h->hole = cd_get32(src + WAL_FRAME_OFF_HOLE);
+    h->base = 0;
+    if (h->flags == WAL_FRAME_DELTA) { /* the same bytes name the base */
+        h->base = h->hole;
+        h->hole = 0;
+    }
     h->synced = cd_get64(src + WAL_FRAME_OFF_SYNCED);
     h->prev = cd_get64(src + WAL_FRAME_OFF_PREV);
     h->checksum = cd_get64(src + WAL_FRAME_OFF_CHECKSUM);
@@ -78,6 +84,10 @@ int wal_fhdr_decode(const uint8_t *src, uint32_t page_size, wal_fhdr *h) {
             return h->len > 0 && h->len < page_size && h->hole <= h->len ? 0 : CD_ECORRUPT;
         if (h->flags == WAL_FRAME_ZSTD)
             return h->len > 0 && h->len < page_size ? 0 : CD_ECORRUPT;
+        if (h->flags == WAL_FRAME_DELTA)
+            return h->base != 0 && h->len > WAL_DELTA_RUN_HDR && h->len < page_size
+                       ? 0
+                       : CD_ECORRUPT;
         return CD_ECORRUPT;
     }
     if (h->kind == WAL_FRAME_COMMIT)

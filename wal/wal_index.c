@@ -93,6 +93,13 @@ void wal_index_free(wal *w) {
     }
 }
 
+unsigned wal_delta_depth(wal *w, uint64_t base, uint64_t published) {
+    if (base == 0 || base > published)
+        return 0;
+    unsigned depth = wal_index_info(w, base)->depth + 1u;
+    return depth <= WAL_DELTA_DEPTH_MAX ? depth : 0;
+}
+
 /* The largest frame of pgno <= max_frame in segment si, or 0: the page's
  * slot holds its newest frame, and each frame links to the one before. */
 static uint64_t seg_find(const wal_seg *s, uint64_t si, uint32_t pgno,

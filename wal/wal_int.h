@@ -46,6 +46,7 @@ typedef struct wal_fhdr {
     uint64_t txn;
     uint32_t pgno;    /* page number, or frame count of a commit record */
     uint32_t hole;    /* WAL_FRAME_HOLE: the hole's offset */
+    uint32_t base;    /* WAL_FRAME_DELTA: the base frame (same header bytes) */
     uint64_t synced;  /* synced-through offset */
     uint64_t prev;    /* previous checksum */
     uint64_t checksum;
@@ -56,7 +57,7 @@ void wal_fhdr_encode(uint8_t *dst, const wal_fhdr *h);
 /*
  * Decodes a frame header and checks the rules that need no payload:
  * kind, flags, reserved bytes, length against page size P.  0 or
- * CD_ECORRUPT.
+ * CD_ECORRUPT.  (A delta's base against the log is the caller's check.)
  */
 int wal_fhdr_decode(const uint8_t *src, uint32_t page_size, wal_fhdr *h);
 /* The own checksum of a frame: header bytes [0, 48) then the payload. */
@@ -73,6 +74,8 @@ typedef struct wal_finfo {
     /* The frame before this one of the same page in the segment, as a
      * slot value (0: none): set when the frame is published. */
     uint32_t prev;
+    uint32_t base;  /* a delta's base frame, else 0 */
+    uint8_t depth;  /* deltas to rebuild the page through (wal.h) */
 } wal_finfo;
 
 typedef struct wal_seg {
@@ -93,6 +96,13 @@ void wal_index_clear(wal *w);
 /* Frees the segments. */
 void wal_index_free(wal *w);
 
+/*
+ * The depth a delta frame with base frame `base` would have, or 0 if base
+ * cannot be a base for frame number `frame`: not an earlier frame committed
+ * before it (published <= the committed count), or at the depth limit.
+ */
+unsigned wal_delta_depth(wal *w, uint64_t base, uint64_t published);
+
 /* ---- the handle ------------------------------------------------------- */
 
 struct wal_rctx {
@@ -110,6 +120,7 @@ struct wal {
     uint64_t salt;
     uint64_t generation;
     uint64_t hdr_checksum;
+    uint32_t version; /* the header's format version */
 
     /* Writer state (the appending thread only). */
     uint8_t *wbuf;

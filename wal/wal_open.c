@@ -124,6 +124,7 @@ static int open_header(wal *w, const char *path, uint64_t size,
     w->salt = h.salt;
     w->generation = h.generation;
     w->hdr_checksum = h.checksum;
+    w->version = h.version;
     wal_start_generation(w);
     return 0;
 }

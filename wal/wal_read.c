@@ -88,31 +88,87 @@ static int page_out(wal *w, wal_rctx *r, const wal_fhdr *h,
     return 0;
 }
 
+/*
+ * Reads the frame at off into r->frame and checks it: its header against
+ * what the index says (page frame, pgno, len, a delta's base or none), its
+ * salt and its own checksum.  *h is the decoded header.
+ */
+static int read_frame(wal *w, wal_rctx *r, uint64_t off, uint32_t pgno,
+                      uint32_t len, uint32_t base, wal_fhdr *h, cd_diag *diag) {
+    if (len > w->page_size || len == 0)
+        return CD_EINVAL;
+    size_t got = 0;
+    int rc = os_read(w->file, off, r->frame, WAL_FRAME_HDR_SIZE + len, &got);
+    if (rc)
+        return rc;
+    if (got != WAL_FRAME_HDR_SIZE + len)
+        return CD_CORRUPT(diag, "log ends inside an indexed frame", off);
+    if (wal_fhdr_decode(r->frame, w->page_size, h) != 0 ||
+        h->kind != WAL_FRAME_PAGE || h->salt != w->salt ||
+        h->len != len || h->pgno != pgno || h->base != base)
+        return CD_CORRUPT(diag, "log frame header disagrees with the index",
+                          off);
+    if (wal_frame_checksum(r->frame, r->frame + WAL_FRAME_HDR_SIZE, h->len,
+                           w->salt) != h->checksum)
+        return CD_CORRUPT(diag, "log frame checksum mismatch", off);
+    return 0;
+}
+
+/* Writes the runs of a checked delta payload over page[0, P). */
+static int delta_apply(uint8_t *page, uint32_t P, const uint8_t *p,
+                       uint32_t len, cd_diag *diag, uint64_t off) {
+    uint32_t at = 0, floor = 0;
+    while (at < len) {
+        if (len - at < WAL_DELTA_RUN_HDR)
+            return CD_CORRUPT(diag, "log delta frame ends inside a run", off);
+        uint32_t o = cd_get16(p + at), n = cd_get16(p + at + 2);
+        at += WAL_DELTA_RUN_HDR;
+        if (n == 0 || o < floor || n > P - o || n > len - at)
+            return CD_CORRUPT(diag, "log delta frame has a bad run", off);
+        memcpy(page + o, p + at, n);
+        at += n;
+        floor = o + n;
+    }
+    return 0;
+}
+
 int wal_read_page(wal *w, const wal_frame_ref *ref, void *page,
                   wal_rctx *rctx, cd_diag *diag) {
     wal_rctx *r = rctx ? rctx : &w->own;
-    uint64_t off = ref->offset;
-    if (ref->len > w->page_size || ref->len == 0)
+    if (ref->len > w->page_size || ref->len == 0 || ref->frame == 0)
         return CD_EINVAL;
-    size_t got = 0;
-    int rc = os_read(w->file, off, r->frame, WAL_FRAME_HDR_SIZE + ref->len,
-                     &got);
+    /* A delta's chain of bases, newest first, from the index (which
+     * checked each base when the frame was appended or recovered). */
+    uint64_t chain[WAL_DELTA_DEPTH_MAX + 1];
+    unsigned n = 0;
+    const wal_finfo *fi = wal_index_info(w, ref->frame);
+    for (uint64_t f = ref->frame; fi->depth > 0; fi = wal_index_info(w, f)) {
+        if (n == WAL_DELTA_DEPTH_MAX || fi->base == 0 || fi->base >= f)
+            return CD_CORRUPT(diag, "log delta chain too deep", ref->offset);
+        chain[n++] = f;
+        f = fi->base;
+    }
+    /* The whole image at the chain's end (ref itself when no delta). */
+    uint64_t off = n ? fi->offset : ref->offset;
+    uint32_t pgno = n ? fi->pgno : ref->pgno, len = n ? fi->len : ref->len;
+    wal_fhdr h;
+    int rc = read_frame(w, r, off, pgno, len, 0, &h, diag);
+    if (rc == 0)
+        rc = page_out(w, r, &h, r->frame + WAL_FRAME_HDR_SIZE, page, diag, off);
+    /* Then each delta over it, oldest first. */
+    while (rc == 0 && n-- > 0) {
+        fi = wal_index_info(w, chain[n]);
+        off = n ? fi->offset : ref->offset;
+        pgno = n ? fi->pgno : ref->pgno;
+        len = n ? fi->len : ref->len;
+        rc = read_frame(w, r, off, pgno, len, fi->base, &h, diag);
+        if (rc == 0)
+            rc = delta_apply(page, w->page_size, r->frame + WAL_FRAME_HDR_SIZE,
+                             h.len, diag, off);
+    }
     if (rc)
         return rc;
-    if (got != WAL_FRAME_HDR_SIZE + ref->len)
-        return CD_CORRUPT(diag, "log ends inside an indexed frame", off);
-    wal_fhdr h;
-    if (wal_fhdr_decode(r->frame, w->page_size, &h) != 0 ||
-        h.kind != WAL_FRAME_PAGE || h.salt != w->salt ||
-        h.len != ref->len || h.pgno != ref->pgno)
-        return CD_CORRUPT(diag, "log frame header disagrees with the index",
-                          off);
-    const uint8_t *payload = r->frame + WAL_FRAME_HDR_SIZE;
-    if (wal_frame_checksum(r->frame, payload, h.len, w->salt) != h.checksum)
-        return CD_CORRUPT(diag, "log frame checksum mismatch", off);
-    if ((rc = page_out(w, r, &h, payload, page, diag, off)) != 0)
-        return rc;
     if (cd_get32((const uint8_t *)page + 4) != ref->pgno)
-        return CD_CORRUPT(diag, "log page image names another page", off);
+        return CD_CORRUPT(diag, "log page image names another page", ref->offset);
     return 0;
 }

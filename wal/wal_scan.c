@@ -151,10 +151,19 @@ static int scan_page(scan *s, const wal_fhdr *h, uint64_t off,
     if (pending ? h->txn != w->txn : h->txn <= w->last_txn)
         return CD_CORRUPT(diag, "log page frame breaks the txn rules", off);
     uint64_t frame = w->nframes + 1;
+    unsigned depth = 0;
+    if (h->flags == WAL_FRAME_DELTA) {
+        /* a base committed before this transaction, within the depth */
+        uint64_t published = atomic_load_explicit(&w->max_frame, memory_order_relaxed);
+        depth = w->version >= 2 ? wal_delta_depth(w, h->base, published) : 0;
+        if (!depth)
+            return CD_CORRUPT(diag, "log delta frame names a bad base", off);
+    }
     int rc = frame > WAL_FRAMES_MAX ? CD_ETOOBIG : wal_index_reserve(w, frame);
     if (rc)
         return rc;
-    *wal_index_info(w, frame) = (wal_finfo){.offset = off, .pgno = h->pgno, .len = h->len};
+    *wal_index_info(w, frame) = (wal_finfo){.offset = off, .pgno = h->pgno, .len = h->len,
+                                            .base = h->base, .depth = (uint8_t)depth};
     w->nframes = frame;
     w->txn = h->txn;
     return 0;
