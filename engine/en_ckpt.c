@@ -55,14 +55,17 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
         cd_diag d = {0};
         if (ref.frame <= db->ckpt_frame)
             continue; /* copied by an earlier checkpoint of this generation */
-        rc = wal_read_page(db->wal, &ref, page, NULL, &d);
-        if (rc) {
+        /* The cache's image of the frame, verified when it was read (or
+         * the writer's own): none to read back, nor a delta's chain. */
+        const uint8_t *img = db->cache ? en_cache_get(db->cache, ref.pgno, ref.frame) : NULL;
+        if (!img && (rc = wal_read_page(db->wal, &ref, page, NULL, &d)) != 0) {
             rc = en_fail(rc, "checkpoint: reading page %u from the log: %s", ref.pgno,
                          d.what ? d.what : en_code_name(rc));
             break;
         }
         en_map_invalidate(db, ref.pgno); /* before its bytes change */
-        rc = os_write(db->file, (uint64_t)ref.pgno * db->page_size, page, db->page_size);
+        rc = os_write(db->file, (uint64_t)ref.pgno * db->page_size, img ? img : page,
+                      db->page_size);
         if (db->cache) /* the main file's image of this page changes */
             en_cache_forget(db, db->cache, ref.pgno, 0);
         if (rc)
