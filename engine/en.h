@@ -303,6 +303,9 @@ typedef struct en_stats {
     uint64_t spilled_pages;  /* dirty pages written early: large writes */
     uint64_t direct_pages;   /* pages of large writes written straight to
                                 the main file (en_pager.c) */
+    uint64_t cache_pages;    /* page images the shared cache holds, those
+                                retired and not yet freed included */
+    uint64_t delta_frames;   /* since open: log frames stored as deltas */
 } en_stats;
 int en_stat(en_db *db, en_stats *st);
 

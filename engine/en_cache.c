@@ -217,6 +217,11 @@ void en_cache_reclaim(en_cache *c, uint64_t oldest) {
     }
 }
 
+size_t en_cache_pages(const en_cache *c) {
+    /* Relaxed: a figure for statistics. */
+    return atomic_load_explicit(&((en_cache *)c)->pages, memory_order_relaxed);
+}
+
 void en_cache_free(en_cache *c) {
     if (!c)
         return;

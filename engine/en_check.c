@@ -192,6 +192,8 @@ int en_stat(en_db *db, en_stats *st) {
     wal_stats ws;
     wal_get_stats(db->wal, &ws);
     st->log_syncs = ws.syncs;
+    st->delta_frames = ws.delta_frames;
+    st->cache_pages = db->cache ? en_cache_pages(db->cache) : 0;
     bt_stats bs;
     rc = bt_stat(&t->pager, &t->catalog, &bs);
     if (rc == 0) {

@@ -125,6 +125,8 @@ const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
 /* Writer: forget main-file page pgno / every log page; free what no
  * reader can still hold. */
 void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame);
+/* Pages held: installed, and retired but not yet freed. */
+size_t en_cache_pages(const en_cache *c);
 void en_cache_forget_log(en_db *db, en_cache *c);
 /* Frees retired pages published before oldest_seq (UINT64_MAX: all). */
 void en_cache_reclaim(en_cache *c, uint64_t oldest_seq);

@@ -327,10 +327,16 @@ int en_group_log(en_db *db) {
         return en_latch(db, rc, "writing the commit");
     }
     /* Into the shared cache under their frames, so that the next
-     * transactions and readers need not read them back. */
+     * transactions and readers need not read them back; the images they
+     * were copied from leave it: a page copied is freed, so only readers
+     * of older snapshots could want its image (they read it back), and a
+     * cache of superseded images is memory the next commit does not
+     * reuse. */
     for (uint32_t i = 0; g->slots && i <= g->mask; i++) {
         for (en_buf *b = g->slots[i], *next; b; b = next) {
             next = b->next; /* adopt leaves it; a free does not */
+            if (b->base_frame && db->cache)
+                en_cache_forget(db, db->cache, b->base_pgno, b->base_frame);
             b->group = 0;
             if (!db->cache || !en_cache_adopt(db, db->cache, b, b->pgno, b->frame))
                 free(b);

@@ -2,7 +2,9 @@
  * test_cache.c: the shared page cache once it is full.  Commits keep
  * installing their pages in place of older ones, so the next transaction
  * finds what the last one wrote without reading the log back; and the
- * cache stays within its bound.
+ * cache stays within its bound.  A commit's copies of pages take the
+ * place of the images they were copied from, so one-record commits do
+ * not fill the cache with superseded images.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -44,6 +46,40 @@ Test(cache, a_full_cache_keeps_taking_new_pages) {
     en_tree tr;
     cr_assert_eq(en_tree_open(txn, "c", 0, &tr), 0);
     for (unsigned k = 0; k < i; k += 97) {
+        char key[32];
+        int n = snprintf(key, sizeof key, "key-%06u", k);
+        en_val v;
+        cr_assert_eq(en_get(txn, tr, key, (uint32_t)n, &v), 0, "%s", key);
+        cr_assert_eq(v.len, 200);
+        en_val_release(txn, &v);
+    }
+    en_txn_end(txn);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+Test(cache, copies_take_the_place_of_the_images_they_replace) {
+    testvfs *t = testvfs_new(12);
+    /* Room for 4,000 pages, far more than the tree has. */
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .create = 1,
+                      .cache_bytes = 4000 * (4096 + 64), .checkpoint_bytes = 1ull << 40,
+                      .vfs = testvfs_vfs(t)};
+    en_db *db;
+    cr_assert_eq(en_open("/c.isle", &opt, &db), 0, "%s", en_errmsg());
+    unsigned i = 0;
+    for (; i < 2000; i++) /* about 8,000 page versions, 2000 * 200 B of data */
+        cr_assert_eq(en_write_sync(db, put_key, &i), 0, "%s", en_errmsg());
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_gt(st.delta_frames, 1000, "%llu", (unsigned long long)st.delta_frames);
+    /* about 130 leaves, their branches and the catalog live */
+    cr_assert_lt(st.cache_pages, 400, "%llu cached pages", (unsigned long long)st.cache_pages);
+    en_txn *txn;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    en_tree tr;
+    cr_assert_eq(en_tree_open(txn, "c", 0, &tr), 0);
+    for (unsigned k = 0; k < i; k += 13) {
         char key[32];
         int n = snprintf(key, sizeof key, "key-%06u", k);
         en_val v;
