@@ -118,6 +118,7 @@ static int checkpoint(en_db *db, int trim) {
         /* Pages of a group not yet logged name their bases by frame
          * numbers of this generation (en_buf): none may outlive it. */
         ISLE_ASSERT(db->group_unlogged == 0);
+        db->nsuperseded = 0; /* keys of this generation's frames */
         if (db->cache)
             en_cache_forget_log(db, db->cache);
         rc = trim ? wal_reset_keep(db->wal, 0) : wal_reset(db->wal);

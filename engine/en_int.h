@@ -330,6 +330,14 @@ struct isle_db {
     uint32_t group_txns;
     en_dirty group_pages;         /* their pages, not yet in the log */
     uint32_t group_unlogged;      /* commits since the group's last log write */
+    /* Cache keys of the images the last logged group's pages were copied
+     * from: they leave the cache at the next group's log write, once the
+     * readers that began before the last one's have had time to finish
+     * (en_group_log). */
+    struct en_superseded {
+        uint32_t pgno, frame;
+    } *superseded;
+    uint32_t nsuperseded, superseded_cap;
 
     /* watchers (en_watch.c) */
     pthread_mutex_t watch_lock;
