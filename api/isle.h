@@ -38,7 +38,10 @@ extern "C" {
 #define ISLE_VERSION_MINOR 1
 #define ISLE_VERSION_PATCH 0
 #define ISLE_VERSION_STRING "0.1.0"
-/* The on-disk format version this library writes and the newest it reads. */
+/* The on-disk format version of the database file this library writes and
+ * the newest it reads.  The log beside it (`<path>-wal`) has its own, 2
+ * since delta frames: an older library refuses such a log with
+ * ISLE_EVERSION, and this one reads version 1 logs. */
 #define ISLE_FORMAT_VERSION 1
 
 /* The library's version string, "MAJOR.MINOR.PATCH"; static storage. */
@@ -160,7 +163,8 @@ typedef struct isle_options {
     int sync;                  /* ISLE_SYNC_*; default FULL */
     uint64_t checkpoint_bytes; /* checkpoint when the pages in the log,
                                   counted whole (the log stores them
-                                  without their free space), pass this;
+                                  without their free space, or as their
+                                  changes since a logged copy), pass this;
                                   0: 64 MiB */
     size_t cache_bytes;        /* memory bound for the pages isle holds
                                   (pages of the log, and a write
