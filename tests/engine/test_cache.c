@@ -23,6 +23,24 @@ static int put_key(en_txn *txn, void *p) {
     return rc ? rc : en_put(txn, t, key, (uint32_t)n, val, sizeof val, 0);
 }
 
+/* Every step-th of keys 0..n-1 reads back; then the whole check. */
+static void expect_keys(en_db *db, unsigned n, unsigned step) {
+    en_txn *txn;
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    en_tree tr;
+    cr_assert_eq(en_tree_open(txn, "c", 0, &tr), 0);
+    for (unsigned k = 0; k < n; k += step) {
+        char key[32];
+        int len = snprintf(key, sizeof key, "key-%06u", k);
+        en_val v;
+        cr_assert_eq(en_get(txn, tr, key, (uint32_t)len, &v), 0, "%s", key);
+        cr_assert_eq(v.len, 200);
+        en_val_release(txn, &v);
+    }
+    en_txn_end(txn);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+}
+
 Test(cache, a_full_cache_keeps_taking_new_pages) {
     testvfs *t = testvfs_new(11);
     /* Room for about 16 pages; the log keeps every commit (no checkpoint). */
@@ -41,20 +59,7 @@ Test(cache, a_full_cache_keeps_taking_new_pages) {
     /* Each commit rewrites a leaf, its parent, the root and the catalog:
      * read back from the log, that is 3 or more reads a commit. */
     cr_assert_lt(reads, 30, "%llu reads for 100 commits", (unsigned long long)reads);
-    en_txn *txn;
-    cr_assert_eq(en_read_begin(db, &txn), 0);
-    en_tree tr;
-    cr_assert_eq(en_tree_open(txn, "c", 0, &tr), 0);
-    for (unsigned k = 0; k < i; k += 97) {
-        char key[32];
-        int n = snprintf(key, sizeof key, "key-%06u", k);
-        en_val v;
-        cr_assert_eq(en_get(txn, tr, key, (uint32_t)n, &v), 0, "%s", key);
-        cr_assert_eq(v.len, 200);
-        en_val_release(txn, &v);
-    }
-    en_txn_end(txn);
-    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    expect_keys(db, i, 97);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
@@ -75,20 +80,7 @@ Test(cache, copies_take_the_place_of_the_images_they_replace) {
     cr_assert_gt(st.delta_frames, 1000, "%llu", (unsigned long long)st.delta_frames);
     /* about 130 leaves, their branches and the catalog live */
     cr_assert_lt(st.cache_pages, 400, "%llu cached pages", (unsigned long long)st.cache_pages);
-    en_txn *txn;
-    cr_assert_eq(en_read_begin(db, &txn), 0);
-    en_tree tr;
-    cr_assert_eq(en_tree_open(txn, "c", 0, &tr), 0);
-    for (unsigned k = 0; k < i; k += 13) {
-        char key[32];
-        int n = snprintf(key, sizeof key, "key-%06u", k);
-        en_val v;
-        cr_assert_eq(en_get(txn, tr, key, (uint32_t)n, &v), 0, "%s", key);
-        cr_assert_eq(v.len, 200);
-        en_val_release(txn, &v);
-    }
-    en_txn_end(txn);
-    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    expect_keys(db, i, 13);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
