@@ -344,8 +344,6 @@ int wal_sync(wal *w);
 
 /* Committed page frames (acquire: pairs with the commit's release). */
 uint64_t wal_max_frame(const wal *w);
-/* The log's generation: frame numbers name frames of one generation. */
-uint64_t wal_generation(const wal *w);
 /* Id of the last committed transaction (writer thread). */
 uint64_t wal_last_txn(const wal *w);
 /* Bytes of the log: header area plus committed frames. */

@@ -446,7 +446,6 @@ uint64_t wal_max_frame(const wal *w) {
     return atomic_load_explicit(&((wal *)w)->max_frame, memory_order_acquire);
 }
 
-uint64_t wal_generation(const wal *w) { return w->generation; }
 uint64_t wal_last_txn(const wal *w) { return w->last_txn; }
 uint64_t wal_size_bytes(const wal *w) { return w->commit_end; }
 int wal_latched(const wal *w) { return w->latched; }

@@ -97,9 +97,9 @@ void wal_index_clear(wal *w);
 void wal_index_free(wal *w);
 
 /*
- * The depth a delta frame with base frame `base` would have, or 0 if base
- * cannot be a base for frame number `frame`: not an earlier frame committed
- * before it (published <= the committed count), or at the depth limit.
+ * The depth a delta frame over frame `base` would have, or 0 if base cannot
+ * be its base: 0, not among the first `published` (committed) frames, or
+ * already at WAL_DELTA_DEPTH_MAX.
  */
 unsigned wal_delta_depth(wal *w, uint64_t base, uint64_t published);
 

@@ -93,8 +93,10 @@ static int page_out(wal *w, wal_rctx *r, const wal_fhdr *h,
  * what the index says (page frame, pgno, len, a delta's base or none), its
  * salt and its own checksum.  *h is the decoded header.
  */
-static int read_frame(wal *w, wal_rctx *r, uint64_t off, uint32_t pgno,
-                      uint32_t len, uint32_t base, wal_fhdr *h, cd_diag *diag) {
+static int read_frame(wal *w, wal_rctx *r, const wal_frame_ref *at,
+                      uint32_t base, wal_fhdr *h, cd_diag *diag) {
+    uint64_t off = at->offset;
+    uint32_t pgno = at->pgno, len = at->len;
     if (len > w->page_size || len == 0)
         return CD_EINVAL;
     size_t got = 0;
@@ -112,6 +114,11 @@ static int read_frame(wal *w, wal_rctx *r, uint64_t off, uint32_t pgno,
                            w->salt) != h->checksum)
         return CD_CORRUPT(diag, "log frame checksum mismatch", off);
     return 0;
+}
+
+/* Where frame f is, from its index entry. */
+static wal_frame_ref frame_ref(const wal_finfo *fi, uint64_t f) {
+    return (wal_frame_ref){.frame = f, .offset = fi->offset, .pgno = fi->pgno, .len = fi->len};
 }
 
 /* Writes the runs of a checked delta payload over page[0, P). */
@@ -139,32 +146,30 @@ int wal_read_page(wal *w, const wal_frame_ref *ref, void *page,
         return CD_EINVAL;
     /* A delta's chain of bases, newest first, from the index (which
      * checked each base when the frame was appended or recovered). */
-    uint64_t chain[WAL_DELTA_DEPTH_MAX + 1];
+    uint64_t chain[WAL_DELTA_DEPTH_MAX];
     unsigned n = 0;
     const wal_finfo *fi = wal_index_info(w, ref->frame);
-    for (uint64_t f = ref->frame; fi->depth > 0; fi = wal_index_info(w, f)) {
+    uint64_t f = ref->frame;
+    for (; fi->depth > 0; fi = wal_index_info(w, f)) {
         if (n == WAL_DELTA_DEPTH_MAX || fi->base == 0 || fi->base >= f)
             return CD_CORRUPT(diag, "log delta chain too deep", ref->offset);
         chain[n++] = f;
         f = fi->base;
     }
     /* The whole image at the chain's end (ref itself when no delta). */
-    uint64_t off = n ? fi->offset : ref->offset;
-    uint32_t pgno = n ? fi->pgno : ref->pgno, len = n ? fi->len : ref->len;
+    wal_frame_ref at = n ? frame_ref(fi, f) : *ref;
     wal_fhdr h;
-    int rc = read_frame(w, r, off, pgno, len, 0, &h, diag);
+    int rc = read_frame(w, r, &at, 0, &h, diag);
     if (rc == 0)
-        rc = page_out(w, r, &h, r->frame + WAL_FRAME_HDR_SIZE, page, diag, off);
+        rc = page_out(w, r, &h, r->frame + WAL_FRAME_HDR_SIZE, page, diag, at.offset);
     /* Then each delta over it, oldest first. */
     while (rc == 0 && n-- > 0) {
         fi = wal_index_info(w, chain[n]);
-        off = n ? fi->offset : ref->offset;
-        pgno = n ? fi->pgno : ref->pgno;
-        len = n ? fi->len : ref->len;
-        rc = read_frame(w, r, off, pgno, len, fi->base, &h, diag);
+        at = n ? frame_ref(fi, chain[n]) : *ref;
+        rc = read_frame(w, r, &at, fi->base, &h, diag);
         if (rc == 0)
             rc = delta_apply(page, w->page_size, r->frame + WAL_FRAME_HDR_SIZE,
-                             h.len, diag, off);
+                             h.len, diag, at.offset);
     }
     if (rc)
         return rc;
