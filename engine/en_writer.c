@@ -230,8 +230,7 @@ static void deliver_cancelled(en_db *db) {
  * durable callers on 2 cores halved their commits. */
 #define CALLER_ALONE_SPIN_FACTOR 25
 
-/* Spinning only helps when the other side can run meanwhile. */
-static int spin_ns(void) {
+static int cpu_count(void) {
     static atomic_int cpus; /* relaxed: every thread computes the same value */
     int n = atomic_load_explicit(&cpus, memory_order_relaxed);
     if (n == 0) {
@@ -239,7 +238,29 @@ static int spin_ns(void) {
         n = c > 0 ? (int)c : 1;
         atomic_store_explicit(&cpus, n, memory_order_relaxed);
     }
-    return n > 1 ? SPIN_NS : 0;
+    return n;
+}
+
+/* Spinning only helps when the other side can run meanwhile. */
+static int spin_ns(void) { return cpu_count() > 1 ? SPIN_NS : 0; }
+
+/*
+ * Whether a synchronous caller that found its job first in the queue spins
+ * before waiting.  Alone, it spins (through the sync, see
+ * CALLER_ALONE_SPIN_FACTOR).  Among other callers it spins only when its
+ * wait is short (no log sync) and the waiters do not outnumber the cores.
+ * A durable commit among others waits a disk flush, 100 us or more: a
+ * short spin there only took a core from the callers just woken, who were
+ * putting their next jobs into the group.  Measured with 8 threads of
+ * durable one-object commits on 2 cores: groups of 4.7 -> 7.3 commits,
+ * 23-24k -> 32-35k commits a second (2 threads: 8.7-8.9k -> 11.1-11.9k).
+ */
+static int caller_spins(const en_db *db, int waiters) {
+    if (spin_ns() == 0)
+        return 0;
+    if (waiters == 1)
+        return 1;
+    return db->opt.sync != EN_SYNC_FULL && waiters <= cpu_count();
 }
 
 static uint64_t mono_ns(void) {
@@ -339,10 +360,11 @@ int en_write_sync(en_db *db, en_job_fn fn, void *arg) {
     atomic_fetch_add_explicit(&db->sync_waiters, 1, memory_order_relaxed);
     pthread_mutex_lock(&db->q_lock);
     int rc = enqueue(db, &j, 1);
-    /* Spin a little before sleeping (see SPIN_NS), unless other jobs are
-     * queued ahead: then the writer has work for longer than a spin, and
-     * spinning callers would only take the cores it needs. */
-    if (rc == 0 && db->queued == 1) {
+    /* Spin a little before sleeping (see SPIN_NS and caller_spins), unless
+     * other jobs are queued ahead: then the writer has work for longer than
+     * a spin, and spinning callers would only take the cores it needs. */
+    if (rc == 0 && db->queued == 1 &&
+        caller_spins(db, atomic_load_explicit(&db->sync_waiters, memory_order_relaxed))) {
         pthread_mutex_unlock(&db->q_lock);
         uint64_t start = mono_ns(), ns = (uint64_t)spin_ns();
         /* acquire: pairs with job_finish's release */
