@@ -284,6 +284,19 @@ static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
         return en_fail(rc, "writing page %u to the main file: %s", bufs[0]->pgno,
                        os_file_error(db->file));
     db->n_direct += n;
+    /* The commit syncs the main file: once ascending writes make a range
+     * of EN_WRITEBACK_BYTES, let the device start on it.  A write before
+     * the range's end or far past it starts a new range (scattered pages
+     * wait for the sync); short gaps (the branch pages a load leaves in
+     * memory between its leaves) stay inside. */
+    uint64_t off = (uint64_t)bufs[0]->pgno * P;
+    if (off < t->wb_hi || off - t->wb_hi >= EN_WRITEBACK_BYTES)
+        t->wb_lo = off;
+    t->wb_hi = off + (uint64_t)n * P;
+    if (t->wb_hi - t->wb_lo >= EN_WRITEBACK_BYTES && db->opt.sync != EN_SYNC_OFF) {
+        os_writeback(db->file, t->wb_lo, t->wb_hi - t->wb_lo);
+        t->wb_lo = t->wb_hi;
+    }
     return 0;
 }
 
@@ -813,4 +826,5 @@ void en_pager_release_all(en_txn *t) {
     free(t->behind_buf);
     t->behind_buf = NULL;
     t->nbehind = 0;
+    t->wb_lo = t->wb_hi = 0;
 }

@@ -2,7 +2,8 @@
  * os.h: the operating-system seam.  Every file the library touches is
  * reached through one ops table, os_vfs: open, close, positional read and
  * write, sync, truncate, size, an exclusive lock, remove, exists, directory
- * sync, random bytes, and the allocator for I/O buffers.  os_posix.c holds
+ * sync, random bytes, the allocator for I/O buffers, and (optional) a
+ * read-only mapping and a hint to start writing a range back.  os_posix.c holds
  * the POSIX implementation and is the only file of the library with
  * platform #ifdefs or file system calls; tests substitute a fault-injecting
  * vfs (tests/support/testvfs.h) through the same table.
@@ -98,6 +99,13 @@ struct os_vfs {
      */
     int (*map)(os_file *f, size_t len, const void **addr);
     void (*unmap)(os_vfs *vfs, const void *addr, size_t len);
+    /*
+     * Optional (NULL: nothing).  Starts the device's writes of [off, off +
+     * len) of f without waiting for them, so that a later sync finds less
+     * to wait for.  Only a hint: it makes nothing durable and reports
+     * nothing (a failed write shows at the sync).
+     */
+    void (*writeback)(os_file *f, uint64_t off, uint64_t len);
 };
 
 /* A hint to the CPU inside a spin loop (x86: pause); otherwise nothing. */
@@ -142,6 +150,10 @@ static inline int os_write(os_file *f, uint64_t off, const void *buf,
     return f->vfs->write(f, off, buf, len);
 }
 static inline int os_sync(os_file *f) { return f->vfs->sync(f); }
+static inline void os_writeback(os_file *f, uint64_t off, uint64_t len) {
+    if (f->vfs->writeback)
+        f->vfs->writeback(f, off, len);
+}
 static inline int os_truncate(os_file *f, uint64_t size) {
     return f->vfs->truncate(f, size);
 }

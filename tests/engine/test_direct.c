@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "en.h"
+#include "en_int.h" /* EN_WRITEBACK_BYTES */
 #include "testvfs.h"
 
 #define PATH "/d.isle"
@@ -217,6 +218,13 @@ Test(direct, an_ascending_load_writes_its_full_pages_behind) {
     uint64_t logged = log_bytes(db) - log0;
     cr_assert_lt(logged, (uint64_t)LOAD_KEYS * VLEN, "the log grew by %llu bytes",
                  (unsigned long long)logged);
+    /* The device was asked to start on the pages written behind, in
+     * ranges of EN_WRITEBACK_BYTES (the rest are written at the commit,
+     * just before its sync, and get no hint). */
+    uint64_t hints = testvfs_count(t, TESTVFS_WRITEBACK);
+    cr_assert_geq(hints, 1, "no hint for %llu pages", (unsigned long long)st.direct_pages);
+    cr_assert_leq(hints, st.direct_pages * 4096 / EN_WRITEBACK_BYTES, "%llu hints",
+                  (unsigned long long)hints);
     expect_two(db, 0, LOAD_KEYS, 300, 1);
     testvfs_crash(t, TESTVFS_DROP); /* acknowledged: a power loss keeps it */
     db = open_cache(t, BIG_CACHE);

@@ -267,6 +267,14 @@ static int tv_truncate(os_file *of, uint64_t size) {
     return rc;
 }
 
+/* A hint only: counted, and nothing becomes durable. */
+static void tv_writeback(os_file *of, uint64_t off, uint64_t len) {
+    tv_file *f = (tv_file *)of;
+    (void)off, (void)len;
+    (void)file_enter(f, TESTVFS_WRITEBACK, "writeback");
+    pthread_mutex_unlock(&f->t->mu);
+}
+
 static int tv_size(os_file *of, uint64_t *size) {
     tv_file *f = (tv_file *)of;
     int rc = file_enter(f, TESTVFS_OP_COUNT, "size");
@@ -360,6 +368,7 @@ testvfs *testvfs_new(uint64_t seed) {
         .truncate = tv_truncate, .size = tv_size, .lock = tv_lock,
         .remove = tv_remove, .exists = tv_exists, .sync_dir = tv_sync_dir,
         .random = tv_random, .alloc = tv_alloc, .free = tv_free,
+        .writeback = tv_writeback,
     };
     return t;
 }

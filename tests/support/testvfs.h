@@ -38,6 +38,7 @@ enum testvfs_op {
     TESTVFS_SYNC,
     TESTVFS_TRUNCATE,
     TESTVFS_ALLOC,
+    TESTVFS_WRITEBACK, /* a hint: counted, makes nothing durable */
     TESTVFS_OP_COUNT
 };
 
