@@ -478,9 +478,73 @@ static int enc_grow(co_enc *e, size_t need) {
 
 int co_enc_reserve(co_enc *e, size_t cap) { return e->cap >= cap ? 0 : enc_grow(e, cap); }
 
+/*
+ * co_encode's way for a flat type (co_type.enc_head): the record written
+ * straight into e->buf, byte for byte what the writer would write (the
+ * head, the slots, the strings in field order).  0 with *len, or -1 when
+ * the writer must do it: a string it refuses (too long, not UTF-8, an
+ * isle_str with a NULL ptr and a length), or a buffer too short.  The
+ * writer then grows the buffer or reports the error.
+ */
+static int enc_flat(co_enc *e, const co_type *t, const uint8_t *obj, size_t *len) {
+    size_t at = CD_RECORD_HDR_SIZE + (size_t)t->stored->static_size;
+    if (at > e->cap)
+        return -1;
+    uint8_t *rec = e->buf, *slots = rec + CD_RECORD_HDR_SIZE;
+    memcpy(rec, t->enc_head, at);
+    for (uint32_t i = 0; i < t->nfields; i++) {
+        const co_field *f = &t->fields[i];
+        const uint8_t *p = obj + f->offset;
+        uint8_t *slot = slots + f->slot;
+        const char *s;
+        size_t n;
+        switch (f->kind) {
+        case K_BOOL8:
+            slot[0] = (int8_t)p[0] == -1 ? CD_BOOL_NULL : p[0] ? CD_BOOL_TRUE : CD_BOOL_FALSE;
+            continue;
+        case K_CBOOL: slot[0] = p[0] ? CD_BOOL_TRUE : CD_BOOL_FALSE; continue;
+        case K_BYTE: slot[0] = p[0]; continue;
+        case K_SHORT: cd_put32(slot, (uint32_t)load_int(p, 4)); continue;
+        case K_INT: cd_put64(slot, (uint64_t)load_int(p, 8)); continue;
+        case K_FLOAT: { float v; memcpy(&v, p, 4); cd_put32(slot, cd_f32_bits(v)); continue; }
+        case K_DOUBLE: { double v; memcpy(&v, p, 8); cd_put64(slot, cd_f64_bits(v)); continue; }
+        case K_STRING:
+            s = load_ptr(p);
+            n = s ? strlen(s) : 0;
+            break;
+        case K_STRV: {
+            isle_str v;
+            memcpy(&v, p, sizeof v);
+            if (!v.ptr && v.len)
+                return -1;
+            s = v.ptr;
+            n = v.len;
+            break;
+        }
+        default: return -1;
+        }
+        if (!s) /* null: the head's zero offset */
+            continue;
+        if (n > ISLE_STRING_LEN_MAX || n > CD_STRING_LEN_MAX ||
+            n + 1 + CD_VARINT_MAX > e->cap - at || (n && !cd_utf8_valid((const uint8_t *)s, n)))
+            return -1;
+        cd_put32(slot, (uint32_t)at);
+        at += cd_varint_put(rec + at, n);
+        memcpy(rec + at, s, n);
+        at += n;
+        rec[at++] = 0;
+    }
+    if (at > CD_RECORD_SIZE_MAX)
+        return -1;
+    *len = at;
+    return 0;
+}
+
 int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len) {
     if (!e->buf && enc_grow(e, 4096) != 0) /* a writer without a buffer only counts */
         return ISLE_ENOMEM;
+    if (t->enc_head && enc_flat(e, t, obj, len) == 0)
+        return 0;
     for (int pass = 0;; pass++) {
         enc_err err; /* not zeroed: 256 bytes a put would clear for nothing */
         err.why = NULL;

@@ -657,7 +657,20 @@ static unsigned plan_kind(const co_field *f) {
 #endif
 }
 
-/* Builds t's decode plan (co_type in coll_int.h). */
+/* A flat type's encoding head (co_type.enc_head); none for the others. */
+static int plan_encode(co_type *t, isle_arena *a) {
+    for (uint32_t i = 0; i < t->nfields; i++)
+        if (t->fields[i].list || t->fields[i].kind == K_ENUM || t->fields[i].kind == K_OBJECT)
+            return 0;
+    uint8_t *head = co_alloc(a, CD_RECORD_HDR_SIZE + (size_t)t->stored->static_size, 1);
+    if (!head)
+        return en_fail(ISLE_ENOMEM, "out of memory");
+    cd_record_head(t->stored, head);
+    t->enc_head = head;
+    return 0;
+}
+
+/* Builds t's decode plan (co_type in coll_int.h), and its encoding head. */
 static int plan_type(co_type *t, isle_arena *a) {
     static const unsigned order[] = {8, 4, 1, PLAN_STRING, PLAN_STRV, 0}; /* ops, rest */
     co_op *ops = co_alloc(a, (t->nfields + 1) * sizeof *ops, _Alignof(co_op));
@@ -684,7 +697,7 @@ static int plan_type(co_type *t, isle_arena *a) {
     t->n1 = (uint16_t)count[2];
     t->nstr = (uint16_t)count[3];
     t->nstrv = (uint16_t)count[4];
-    return 0;
+    return plan_encode(t, a);
 }
 
 /* Binds the fields of declared type s to stored type st_t (laid out in cs). */

@@ -387,6 +387,27 @@ typedef struct cd_writer {
     cd_wframe frame[CD_NEST_DEPTH_MAX];
 } cd_writer;
 
+/* The slot bits of a float or double: bit for bit, except that every NaN
+ * is the canonical one (null). */
+static inline uint32_t cd_f32_bits(float v) {
+    uint32_t bits = CD_FLOAT_NULL_BITS;
+    if (!isnan(v))
+        memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
+static inline uint64_t cd_f64_bits(double v) {
+    uint64_t bits = CD_DOUBLE_NULL_BITS;
+    if (!isnan(v))
+        memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
+
+/* Writes the start of every record of laid-out schema s into out: S and a
+ * static section of nulls, CD_RECORD_HDR_SIZE + s->static_size bytes.
+ * What cd_writer_begin writes; a caller that fills records itself copies
+ * it (the API layer's flat objects). */
+void cd_record_head(const cd_schema *s, uint8_t *out);
+
 void cd_writer_init(cd_writer *w, uint8_t *buf, size_t cap);
 /* Starts the record: writes S and a static section of nulls.  CD_EINVAL if
  * the schema is not laid out or a record was already begun. */

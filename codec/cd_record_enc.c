@@ -119,13 +119,15 @@ static int record_start(cd_writer *w, const cd_schema *s) {
     f->list = 0;
     f->table = f->count = f->next = 0;
     uint8_t *p = grow(w, CD_RECORD_HDR_SIZE + (size_t)s->static_size);
-    if (p) {
-        cd_put16(p, s->static_size);
-        for (unsigned i = 0; i < s->nfields; i++)
-            put_null_slot(p + CD_RECORD_HDR_SIZE + s->fields[i].offset,
-                          &s->fields[i]);
-    }
+    if (p)
+        cd_record_head(s, p);
     return w->err;
+}
+
+void cd_record_head(const cd_schema *s, uint8_t *out) {
+    cd_put16(out, s->static_size);
+    for (unsigned i = 0; i < s->nfields; i++)
+        put_null_slot(out + CD_RECORD_HDR_SIZE + s->fields[i].offset, &s->fields[i]);
 }
 
 /*
@@ -293,19 +295,8 @@ int cd_writer_i64(cd_writer *w, uint16_t off, int64_t v) {
 }
 
 /* Floats go out bit for bit, except that every NaN becomes the null NaN. */
-static void put_f32(uint8_t *p, float v) {
-    uint32_t bits = CD_FLOAT_NULL_BITS;
-    if (!isnan(v))
-        memcpy(&bits, &v, sizeof bits);
-    cd_put32(p, bits);
-}
-
-static void put_f64(uint8_t *p, double v) {
-    uint64_t bits = CD_DOUBLE_NULL_BITS;
-    if (!isnan(v))
-        memcpy(&bits, &v, sizeof bits);
-    cd_put64(p, bits);
-}
+static void put_f32(uint8_t *p, float v) { cd_put32(p, cd_f32_bits(v)); }
+static void put_f64(uint8_t *p, double v) { cd_put64(p, cd_f64_bits(v)); }
 
 int cd_writer_f32(cd_writer *w, uint16_t off, float v) {
     uint8_t *p = slot(w, off, 4);
