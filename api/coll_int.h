@@ -122,9 +122,10 @@ typedef struct co_type {
     uint16_t n8, n4, n1, nstr, nstrv;
     const co_field **rest;
     uint32_t nrest;
-    /* A flat type (every bound field a scalar or a string, none a list,
-     * an enum or an object) is encoded without the writer, from this
-     * copy of cd_record_head; NULL for the others. */
+    /* A type whose bound fields are scalars, strings, lists of strings
+     * and embedded objects of such types is encoded without the writer,
+     * from this copy of cd_record_head (isle_coll_rec.c); NULL for the
+     * others (lists of other types, enums). */
     const uint8_t *enc_head;
     size_t size, align;   /* of the C struct */
 } co_type;

@@ -479,72 +479,157 @@ static int enc_grow(co_enc *e, size_t need) {
 int co_enc_reserve(co_enc *e, size_t cap) { return e->cap >= cap ? 0 : enc_grow(e, cap); }
 
 /*
- * co_encode's way for a flat type (co_type.enc_head): the record written
- * straight into e->buf, byte for byte what the writer would write (the
- * head, the slots, the strings in field order).  0 with *len, or -1 when
- * the writer must do it: a string it refuses (too long, not UTF-8, an
- * isle_str with a NULL ptr and a length), or a buffer too short.  The
- * writer then grows the buffer or reports the error.
+ * co_encode's fast way, for a type with an encoding head (co_type.enc_head:
+ * scalars, strings, lists of strings and embedded objects of such types):
+ * the record written straight into e->buf, byte for byte what the writer
+ * would write.  Each returns 0, or -1 when the writer must do it: a value
+ * it refuses (a string too long or not UTF-8, an isle_str with a NULL ptr
+ * and a length, a negative or too long count, objects nested too deep) or
+ * a buffer too short.  The writer then grows the buffer or reports the
+ * error.  *at is where the next byte goes; a record's offsets count from
+ * its first byte, base.
  */
-static int enc_flat(co_enc *e, const co_type *t, const uint8_t *obj, size_t *len) {
-    size_t at = CD_RECORD_HDR_SIZE + (size_t)t->stored->static_size;
-    if (at > e->cap)
+
+/* A string item (varint n | n bytes | NUL) at *at; *off gets its offset. */
+static int fast_string(co_enc *e, size_t base, size_t *at, const char *s, size_t n,
+                       uint32_t *off) {
+    if (n > ISLE_STRING_LEN_MAX || n > CD_STRING_LEN_MAX ||
+        n + 1 + CD_VARINT_MAX > e->cap - *at || (n && !cd_utf8_valid((const uint8_t *)s, n)))
         return -1;
-    uint8_t *rec = e->buf, *slots = rec + CD_RECORD_HDR_SIZE;
-    memcpy(rec, t->enc_head, at);
+    *off = (uint32_t)(*at - base);
+    uint8_t *p = e->buf + *at;
+    size_t vl = cd_varint_put(p, n);
+    memcpy(p + vl, s, n);
+    p[vl + n] = 0;
+    *at += vl + n + 1;
+    return 0;
+}
+
+/* The string of a char * or isle_str at p; -1 for an isle_str that is
+ * neither a string nor null. */
+static int fast_load_string(const co_field *f, const uint8_t *p, const char **s, size_t *n) {
+    if (f->kind == K_STRING) {
+        *s = load_ptr(p);
+        *n = *s ? strlen(*s) : 0;
+        return 0;
+    }
+    isle_str v;
+    memcpy(&v, p, sizeof v);
+    *s = v.ptr;
+    *n = v.len;
+    return !v.ptr && v.len ? -1 : 0;
+}
+
+/* A list of strings: varint count | count u32 offsets | the items. */
+static int fast_strings(co_enc *e, const co_field *f, const uint8_t *obj, size_t base,
+                        size_t *at, uint8_t *slot) {
+    const uint8_t *a = load_ptr(obj + f->offset);
+    if (!a) /* null: the head's zero offset */
+        return 0;
+    int negative;
+    uint64_t n = load_count(f, obj, &negative);
+    if (negative || n > ISLE_LIST_LEN_MAX || n > CD_LIST_LEN_MAX ||
+        CD_VARINT_MAX + n * CD_OFFSET_SIZE > e->cap - *at)
+        return -1;
+    cd_put32(slot, (uint32_t)(*at - base));
+    *at += cd_varint_put(e->buf + *at, n);
+    size_t table = *at;
+    *at += (size_t)n * CD_OFFSET_SIZE;
+    size_t elem = f->kind == K_STRING ? sizeof(char *) : sizeof(isle_str);
+    for (size_t i = 0; i < n; i++) {
+        const char *s;
+        size_t len;
+        uint32_t off = 0;
+        if (fast_load_string(f, a + i * elem, &s, &len) ||
+            (s && fast_string(e, base, at, s, len, &off)))
+            return -1;
+        cd_put32(e->buf + table + i * CD_OFFSET_SIZE, off);
+    }
+    return 0;
+}
+
+static int fast_record(co_enc *e, const co_type *t, const uint8_t *obj, size_t *at,
+                       unsigned depth);
+
+/* An embedded object: varint n | its record of n bytes. */
+static int fast_object(co_enc *e, const co_field *f, const uint8_t *p, size_t base, size_t *at,
+                       uint8_t *slot, unsigned depth) {
+    const uint8_t *sub = f->inline_obj ? p : load_ptr(p);
+    if (!sub)
+        return 0;
+    if (depth >= ISLE_NEST_DEPTH_MAX || depth >= CD_NEST_DEPTH_MAX || *at >= e->cap)
+        return -1;
+    size_t start = *at + 1, end = start; /* room for a one-byte length */
+    if (fast_record(e, f->obj, sub, &end, depth + 1))
+        return -1;
+    size_t n = end - start, vl = cd_varint_len(n);
+    if (vl > 1) {
+        if (vl - 1 > e->cap - end)
+            return -1;
+        memmove(e->buf + start + vl - 1, e->buf + start, n);
+    }
+    cd_put32(slot, (uint32_t)(*at - base));
+    cd_varint_put(e->buf + *at, n);
+    *at = start + vl - 1 + n;
+    return 0;
+}
+
+static int fast_record(co_enc *e, const co_type *t, const uint8_t *obj, size_t *at,
+                       unsigned depth) {
+    size_t base = *at, head = CD_RECORD_HDR_SIZE + (size_t)t->stored->static_size;
+    if (!t->enc_head || head > e->cap - base)
+        return -1;
+    uint8_t *slots = e->buf + base + CD_RECORD_HDR_SIZE;
+    memcpy(e->buf + base, t->enc_head, head);
+    *at = base + head;
     for (uint32_t i = 0; i < t->nfields; i++) {
         const co_field *f = &t->fields[i];
         const uint8_t *p = obj + f->offset;
         uint8_t *slot = slots + f->slot;
         const char *s;
         size_t n;
+        uint32_t off;
+        if (f->list) {
+            if (fast_strings(e, f, obj, base, at, slot))
+                return -1;
+            continue;
+        }
         switch (f->kind) {
         case K_BOOL8:
             slot[0] = (int8_t)p[0] == -1 ? CD_BOOL_NULL : p[0] ? CD_BOOL_TRUE : CD_BOOL_FALSE;
-            continue;
-        case K_CBOOL: slot[0] = p[0] ? CD_BOOL_TRUE : CD_BOOL_FALSE; continue;
-        case K_BYTE: slot[0] = p[0]; continue;
-        case K_SHORT: cd_put32(slot, (uint32_t)load_int(p, 4)); continue;
-        case K_INT: cd_put64(slot, (uint64_t)load_int(p, 8)); continue;
-        case K_FLOAT: { float v; memcpy(&v, p, 4); cd_put32(slot, cd_f32_bits(v)); continue; }
-        case K_DOUBLE: { double v; memcpy(&v, p, 8); cd_put64(slot, cd_f64_bits(v)); continue; }
+            break;
+        case K_CBOOL: slot[0] = p[0] ? CD_BOOL_TRUE : CD_BOOL_FALSE; break;
+        case K_BYTE: slot[0] = p[0]; break;
+        case K_SHORT: cd_put32(slot, (uint32_t)load_int(p, 4)); break;
+        case K_INT: cd_put64(slot, (uint64_t)load_int(p, 8)); break;
+        case K_FLOAT: { float v; memcpy(&v, p, 4); cd_put32(slot, cd_f32_bits(v)); break; }
+        case K_DOUBLE: { double v; memcpy(&v, p, 8); cd_put64(slot, cd_f64_bits(v)); break; }
         case K_STRING:
-            s = load_ptr(p);
-            n = s ? strlen(s) : 0;
-            break;
-        case K_STRV: {
-            isle_str v;
-            memcpy(&v, p, sizeof v);
-            if (!v.ptr && v.len)
+        case K_STRV:
+            if (fast_load_string(f, p, &s, &n) ||
+                (s && fast_string(e, base, at, s, n, &off)))
                 return -1;
-            s = v.ptr;
-            n = v.len;
+            if (s)
+                cd_put32(slot, off);
             break;
-        }
+        case K_OBJECT:
+            if (fast_object(e, f, p, base, at, slot, depth))
+                return -1;
+            break;
         default: return -1;
         }
-        if (!s) /* null: the head's zero offset */
-            continue;
-        if (n > ISLE_STRING_LEN_MAX || n > CD_STRING_LEN_MAX ||
-            n + 1 + CD_VARINT_MAX > e->cap - at || (n && !cd_utf8_valid((const uint8_t *)s, n)))
-            return -1;
-        cd_put32(slot, (uint32_t)at);
-        at += cd_varint_put(rec + at, n);
-        memcpy(rec + at, s, n);
-        at += n;
-        rec[at++] = 0;
     }
-    if (at > CD_RECORD_SIZE_MAX)
-        return -1;
-    *len = at;
     return 0;
 }
 
 int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len) {
     if (!e->buf && enc_grow(e, 4096) != 0) /* a writer without a buffer only counts */
         return ISLE_ENOMEM;
-    if (t->enc_head && enc_flat(e, t, obj, len) == 0)
+    size_t at = 0;
+    if (t->enc_head && fast_record(e, t, obj, &at, 1) == 0 && at <= CD_RECORD_SIZE_MAX) {
+        *len = at;
         return 0;
+    }
     for (int pass = 0;; pass++) {
         enc_err err; /* not zeroed: 256 bytes a put would clear for nothing */
         err.why = NULL;

@@ -657,17 +657,35 @@ static unsigned plan_kind(const co_field *f) {
 #endif
 }
 
-/* A flat type's encoding head (co_type.enc_head); none for the others. */
+/* t's encoding head, if its fields allow the fast encoding (co_type's
+ * enc_head); mark_encoding then drops it from types that embed a type
+ * without one. */
 static int plan_encode(co_type *t, isle_arena *a) {
-    for (uint32_t i = 0; i < t->nfields; i++)
-        if (t->fields[i].list || t->fields[i].kind == K_ENUM || t->fields[i].kind == K_OBJECT)
+    for (uint32_t i = 0; i < t->nfields; i++) {
+        const co_field *f = &t->fields[i];
+        if (f->list ? f->kind != K_STRING && f->kind != K_STRV : f->kind == K_ENUM)
             return 0;
+    }
     uint8_t *head = co_alloc(a, CD_RECORD_HDR_SIZE + (size_t)t->stored->static_size, 1);
     if (!head)
         return en_fail(ISLE_ENOMEM, "out of memory");
     cd_record_head(t->stored, head);
     t->enc_head = head;
     return 0;
+}
+
+static void mark_encoding(co_type *types, uint32_t n) {
+    for (int again = 1; again;) {
+        again = 0;
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t k = 0; types[i].enc_head && k < types[i].nfields; k++) {
+                const co_field *f = &types[i].fields[k];
+                if (f->kind == K_OBJECT && !f->list && !f->obj->enc_head) {
+                    types[i].enc_head = NULL;
+                    again = 1;
+                }
+            }
+    }
 }
 
 /* Builds t's decode plan (co_type in coll_int.h), and its encoding head. */
@@ -798,6 +816,7 @@ int co_bind(const co_stored *st, const isle_schema *root, isle_arena *a,
     }
     if (rc == 0) {
         mark_dynamic(types, w->n);
+        mark_encoding(types, w->n);
         *out = &types[0];
     }
     free(w);

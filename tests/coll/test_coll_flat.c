@@ -1,11 +1,14 @@
 /*
- * test_coll_flat.c: a type whose fields are all scalars and strings is
- * encoded without the record writer (co_encode's flat way, co_type's
- * enc_head).  Its records must be byte for byte what the writer makes, for
- * every field kind, nulls, NaNs, empty and long strings and fields the
- * stored schema has but the C type does not; and what the writer refuses
- * (bad UTF-8, an isle_str with a NULL ptr and a length) it must refuse
- * the same way.  Reaches the API layer's internals (coll_int.h).
+ * test_coll_flat.c: a type whose fields are scalars, strings, lists of
+ * strings and embedded objects of such types is encoded without the record
+ * writer (co_encode's fast way, co_type's enc_head).  Its records must be
+ * byte for byte what the writer makes, for every field kind, nulls, NaNs,
+ * empty and long strings, null list elements, embedded records long
+ * enough to need a two-byte length, and fields the stored schema has but
+ * the C type does not; and what the writer refuses (bad UTF-8, an
+ * isle_str with a NULL ptr and a length, a negative count, objects nested
+ * too deep) it must refuse the same way.  Reaches the API layer's
+ * internals (coll_int.h).
  */
 #define _DEFAULT_SOURCE
 #include <criterion/criterion.h>
@@ -55,6 +58,68 @@ static const isle_field narrow_fields[] = {
     ISLE_FIELD(Narrow, name, ISLE_STRING),
 };
 static const isle_schema narrow_schema = ISLE_COLLECTION_AS(Narrow, "flat", id, narrow_fields);
+
+/* Lists of strings and embedded objects, held every way. */
+typedef struct Addr {
+    char *street;
+    isle_str city;
+    int32_t zip;
+} Addr;
+
+static const isle_field addr_fields[] = {
+    ISLE_FIELD(Addr, street, ISLE_STRING),
+    ISLE_FIELD(Addr, city, ISLE_STRING),
+    ISLE_FIELD(Addr, zip, ISLE_SHORT),
+};
+static const isle_schema addr_schema = ISLE_EMBEDDED_AS(Addr, "Addr", addr_fields);
+
+typedef struct Wrap {
+    Addr *addr;
+    double w;
+} Wrap;
+
+static const isle_field wrap_fields[] = {
+    ISLE_FIELD(Wrap, addr, ISLE_EMBED(&addr_schema)),
+    ISLE_FIELD(Wrap, w, ISLE_DOUBLE),
+};
+static const isle_schema wrap_schema = ISLE_EMBEDDED_AS(Wrap, "Wrap", wrap_fields);
+
+typedef struct Prof {
+    int64_t id;
+    char *name;
+    char **tags;
+    uint32_t ntags;
+    isle_str *keys;
+    int32_t nkeys;
+    Addr home;  /* inline */
+    Addr *work; /* by pointer */
+    Wrap *wrap; /* two levels */
+} Prof;
+
+static const isle_field prof_fields[] = {
+    ISLE_FIELD(Prof, name, ISLE_STRING),
+    ISLE_LIST(Prof, tags, ntags, ISLE_STRING),
+    ISLE_LIST(Prof, keys, nkeys, ISLE_STRING),
+    ISLE_FIELD(Prof, home, ISLE_EMBED_INLINE(&addr_schema)),
+    ISLE_FIELD(Prof, work, ISLE_EMBED(&addr_schema)),
+    ISLE_FIELD(Prof, wrap, ISLE_EMBED(&wrap_schema)),
+};
+static const isle_schema prof_schema = ISLE_COLLECTION_AS(Prof, "prof", id, prof_fields);
+
+/* A type that holds itself: nesting is bounded by ISLE_NEST_DEPTH_MAX. */
+typedef struct Link {
+    int64_t id;
+    char *label;
+    struct Link *next;
+} Link;
+
+extern const isle_schema link_embedded;
+static const isle_field link_fields[] = {
+    ISLE_FIELD(Link, label, ISLE_STRING),
+    ISLE_FIELD(Link, next, ISLE_EMBED(&link_embedded)),
+};
+const isle_schema link_embedded = ISLE_EMBEDDED_AS(Link, "Link", link_fields);
+static const isle_schema link_schema = ISLE_COLLECTION_AS(Link, "link", id, link_fields);
 
 static cu_tmp tmp;
 static isle_db *db;
@@ -188,5 +253,64 @@ Test(coll_flat, what_the_writer_refuses_is_refused_alike) {
     /* through the public API, the failed put stores nothing */
     cr_assert_eq(cu_put(db, c, &x), ISLE_EINVAL);
     cr_assert_eq(cu_count(db, c), 0);
+    isle_coll_close(c);
+}
+
+static void random_addr(uint64_t *rng, Addr *a, char bufs[2][400]) {
+    a->street = cu_rand(rng) % 5 == 0 ? NULL : random_string(rng, 200, bufs[0]);
+    random_string(rng, 30, bufs[1]);
+    a->city = cu_rand(rng) % 6 == 0 ? (isle_str){0} : (isle_str){bufs[1], strlen(bufs[1])};
+    a->zip = (int32_t)cu_rand(rng);
+}
+
+Test(coll_flat, lists_of_strings_and_embedded_objects_too) {
+    isle_coll *c;
+    cr_assert_eq(isle_coll_open(db, &prof_schema, &c), 0, "%s", isle_errmsg());
+    uint64_t rng = 7;
+    char name[400], tagbuf[8][400], keybuf[8][400], ab[3][2][400];
+    for (int i = 0; i < 3000; i++) {
+        Prof x = {.id = i + 1, .name = random_string(&rng, 30, name)};
+        char *tags[8];
+        isle_str keys[8];
+        uint64_t r = cu_rand(&rng);
+        x.ntags = (uint32_t)(r % 9);
+        x.tags = r % 7 == 0 ? NULL : tags; /* null list; else maybe empty */
+        for (uint32_t k = 0; k < x.ntags; k++)
+            tags[k] = cu_rand(&rng) % 5 == 0 ? NULL : random_string(&rng, 60, tagbuf[k]);
+        x.nkeys = (int32_t)((r >> 8) % 9);
+        x.keys = (r >> 8) % 7 == 0 ? NULL : keys;
+        for (int32_t k = 0; k < x.nkeys; k++) {
+            random_string(&rng, 20, keybuf[k]);
+            keys[k] = cu_rand(&rng) % 5 == 0 ? (isle_str){0}
+                                              : (isle_str){keybuf[k], strlen(keybuf[k])};
+        }
+        Addr work, inner;
+        Wrap wrap = {.addr = r % 3 == 0 ? NULL : &inner, .w = 2.5};
+        random_addr(&rng, &x.home, ab[0]);
+        random_addr(&rng, &work, ab[1]);
+        random_addr(&rng, &inner, ab[2]);
+        x.work = r % 4 == 0 ? NULL : &work;
+        x.wrap = r % 5 == 0 ? NULL : &wrap;
+        cr_assert_eq(both_ways(c->root, &x, i % 3 == 0 ? 64 : 8192), 0, "%s", isle_errmsg());
+    }
+    /* refused alike: a negative count, a NULL isle_str in a list */
+    Prof bad = {.id = 1, .keys = (isle_str[]){{"k", 1}}, .nkeys = -1};
+    cr_assert_eq(both_ways(c->root, &bad, 8192), ISLE_EINVAL);
+    bad.nkeys = 1;
+    bad.keys[0] = (isle_str){NULL, 2};
+    cr_assert_eq(both_ways(c->root, &bad, 8192), ISLE_EINVAL);
+    isle_coll_close(c);
+}
+
+Test(coll_flat, a_chain_too_deep_is_refused_alike) {
+    isle_coll *c;
+    cr_assert_eq(isle_coll_open(db, &link_schema, &c), 0, "%s", isle_errmsg());
+    Link chain[ISLE_NEST_DEPTH_MAX + 1];
+    for (unsigned i = 0; i <= ISLE_NEST_DEPTH_MAX; i++)
+        chain[i] = (Link){.id = 1, .label = "n", .next = i < ISLE_NEST_DEPTH_MAX ? &chain[i + 1] : NULL};
+    chain[ISLE_NEST_DEPTH_MAX - 1].next = NULL; /* ISLE_NEST_DEPTH_MAX records: the limit */
+    cr_assert_eq(both_ways(c->root, &chain[0], 8192), 0, "%s", isle_errmsg());
+    chain[ISLE_NEST_DEPTH_MAX - 1].next = &chain[ISLE_NEST_DEPTH_MAX]; /* one more */
+    cr_assert_eq(both_ways(c->root, &chain[0], 8192), ISLE_ETOOBIG);
     isle_coll_close(c);
 }
