@@ -405,7 +405,7 @@ static inline uint64_t cd_f64_bits(double v) {
 /* Writes the start of every record of laid-out schema s into out: S and a
  * static section of nulls, CD_RECORD_HDR_SIZE + s->static_size bytes.
  * What cd_writer_begin writes; a caller that fills records itself copies
- * it (the API layer's flat objects). */
+ * it (the API layer's fast encoding). */
 void cd_record_head(const cd_schema *s, uint8_t *out);
 
 void cd_writer_init(cd_writer *w, uint8_t *buf, size_t cap);

@@ -3,8 +3,8 @@
  * reached through one ops table, os_vfs: open, close, positional read and
  * write, sync, truncate, size, an exclusive lock, remove, exists, directory
  * sync, random bytes, the allocator for I/O buffers, and (optional) a
- * read-only mapping and a hint to start writing a range back.  os_posix.c holds
- * the POSIX implementation and is the only file of the library with
+ * read-only mapping and a hint to start writing a range back.  os_posix.c
+ * holds the POSIX implementation and is the only file of the library with
  * platform #ifdefs or file system calls; tests substitute a fault-injecting
  * vfs (tests/support/testvfs.h) through the same table.
  *

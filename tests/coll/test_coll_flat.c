@@ -307,7 +307,8 @@ Test(coll_flat, a_chain_too_deep_is_refused_alike) {
     cr_assert_eq(isle_coll_open(db, &link_schema, &c), 0, "%s", isle_errmsg());
     Link chain[ISLE_NEST_DEPTH_MAX + 1];
     for (unsigned i = 0; i <= ISLE_NEST_DEPTH_MAX; i++)
-        chain[i] = (Link){.id = 1, .label = "n", .next = i < ISLE_NEST_DEPTH_MAX ? &chain[i + 1] : NULL};
+        chain[i] = (Link){.id = 1, .label = "n",
+                          .next = i < ISLE_NEST_DEPTH_MAX ? &chain[i + 1] : NULL};
     chain[ISLE_NEST_DEPTH_MAX - 1].next = NULL; /* ISLE_NEST_DEPTH_MAX records: the limit */
     cr_assert_eq(both_ways(c->root, &chain[0], 8192), 0, "%s", isle_errmsg());
     chain[ISLE_NEST_DEPTH_MAX - 1].next = &chain[ISLE_NEST_DEPTH_MAX]; /* one more */
