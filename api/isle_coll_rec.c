@@ -242,16 +242,20 @@ static int enc_string(co_enc *e, const co_field *f, const char *s, size_t n, lon
     return rc ? field_fail(err, f, rc, NULL) : 0;
 }
 
-/* An isle_str member at p: its string, or NULL for null.  EINVAL for a
- * NULL ptr with a length, which is no string and no null. */
-static int load_strv(const co_field *f, const uint8_t *p, const char **s, size_t *n,
-                     enc_err *err) {
+/* An isle_str member at p: its string, or NULL for null; -1 (load_strv:
+ * EINVAL) for a NULL ptr with a length, which is no string and no null. */
+static int strv_get(const uint8_t *p, const char **s, size_t *n) {
     isle_str v;
     memcpy(&v, p, sizeof v);
-    if (!v.ptr && v.len)
-        return field_fail(err, f, ISLE_EINVAL, "isle_str with a NULL ptr and a length");
     *s = v.ptr;
     *n = v.len;
+    return !v.ptr && v.len ? -1 : 0;
+}
+
+static int load_strv(const co_field *f, const uint8_t *p, const char **s, size_t *n,
+                     enc_err *err) {
+    if (strv_get(p, s, n))
+        return field_fail(err, f, ISLE_EINVAL, "isle_str with a NULL ptr and a length");
     return 0;
 }
 
@@ -513,11 +517,7 @@ static int fast_load_string(const co_field *f, const uint8_t *p, const char **s,
         *n = *s ? strlen(*s) : 0;
         return 0;
     }
-    isle_str v;
-    memcpy(&v, p, sizeof v);
-    *s = v.ptr;
-    *n = v.len;
-    return !v.ptr && v.len ? -1 : 0;
+    return strv_get(p, s, n);
 }
 
 /* A list of strings: varint count | count u32 offsets | the items. */
