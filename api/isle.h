@@ -215,7 +215,9 @@ ISLE_API int isle_open(const char *path, const isle_options *opt, isle_db **out)
 
 /*
  * Waits for every queued write to finish, checkpoints and closes the
- * database, stops its writer thread and releases its lock.  Errors:
+ * database, stops its writer thread (and the thread that writes large
+ * loads' pages behind them, started by the first such load) and releases
+ * its lock.  Errors:
  * ISLE_EINVAL (NULL), ISLE_EBUSY (read transactions are still open, or
  * called inside a write or a callback on the writer thread: nothing is
  * done).  Any other failure is from the final checkpoint: the handle is

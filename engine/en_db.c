@@ -185,6 +185,7 @@ static void db_free(en_db *db) {
     if (db->wal)
         wal_close(db->wal);
     en_map_close(db);
+    en_flush_free(db->flusher); /* drained: every transaction waited for it */
     if (db->file)
         os_close(db->file);
     en_snap_reclaim(db, 1);

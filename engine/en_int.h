@@ -250,7 +250,6 @@ struct isle_txn {
     /* pages an append split filled, to write behind (en_pager.c) */
     uint32_t behind[EN_BEHIND_PAGES];
     uint32_t nbehind;
-    uint8_t *behind_buf;    /* EN_BEHIND_PAGES pages: a run written at once */
     uint64_t wb_lo, wb_hi;  /* the range of the main file written since the
                                last writeback hint (en_pager.c) */
 };
@@ -271,6 +270,8 @@ typedef struct en_pending {
     uint32_t n;
     struct en_pending *next;
 } en_pending;
+
+typedef struct en_flusher en_flusher; /* en_flush.c */
 
 struct isle_db {
     os_vfs *vfs;
@@ -357,7 +358,8 @@ struct isle_db {
 
     /* counters */
     uint64_t n_checkpoints, n_commits, n_spilled, n_direct;
-    void *rctx;                    /* wal_rctx for the writer */
+    void *rctx;
+    en_flusher *flusher;           /* started by the first large load */                    /* wal_rctx for the writer */
 };
 
 /* A job for the writer thread (en_writer.c). */
@@ -427,6 +429,20 @@ void en_pager_release_all(en_txn *t);
 /* At the commit of a transaction that spilled: its pages past base_pages
  * to the main file, synced (en_pager.c). */
 int en_pager_commit_direct(en_txn *t);
+
+/* en_flush.c: the thread that writes a load's full pages behind it.  The
+ * write lock's holder takes a slot of EN_BEHIND_PAGES pages (waiting while
+ * all are in flight; a kept write failure is returned and clears), fills
+ * it with unsealed pages and submits it: they are sealed with txn, written
+ * at pgno and, if wb_len, the range [wb_off, +wb_len) hinted.  It calls
+ * en_flush_wait before any other read or write of the main file, before
+ * the commit's sync and when the transaction ends; with report, a kept
+ * failure is returned as an en_fail, else dropped. */
+uint8_t *en_flush_slot(en_db *db, int *rc);
+void en_flush_submit(en_db *db, uint32_t pgno, uint32_t n, uint64_t txn, uint64_t wb_off,
+                     uint64_t wb_len);
+int en_flush_wait(en_db *db, int report);
+void en_flush_free(en_flusher *f);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
                  uint8_t *buf, void *rctx);
 en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);

@@ -265,42 +265,68 @@ static void seal(const en_txn *t, en_buf *b) {
     cd_page_seal(b->page, t->db->page_size);
 }
 
-/* Writes dirty pages bufs[0, n), numbered consecutively from bufs[0] and
- * each past the transaction's base_pages, sealed, to their place in the
- * main file: one write (a run of several goes through behind_buf). */
-static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
-    en_db *db = t->db;
-    uint32_t P = db->page_size;
-    for (uint32_t i = 0; i < n; i++) {
-        ISLE_ASSERT(bufs[i]->pgno == bufs[0]->pgno + i && bufs[i]->pgno >= t->base_pages);
-        seal(t, bufs[i]);
-        en_map_invalidate(db, bufs[i]->pgno); /* never read there yet: only for form */
-        if (n > 1)
-            memcpy(t->behind_buf + (size_t)i * P, bufs[i]->page, P);
-    }
-    const uint8_t *src = n > 1 ? t->behind_buf : bufs[0]->page;
-    int rc = os_write(db->file, (uint64_t)bufs[0]->pgno * P, src, (size_t)n * P);
-    if (rc)
-        return en_fail(rc, "writing page %u to the main file: %s", bufs[0]->pgno,
-                       os_file_error(db->file));
-    db->n_direct += n;
-    /* The commit syncs the main file: once ascending writes make a range
-     * of EN_WRITEBACK_BYTES, let the device start on it.  A write before
-     * the range's end or far past it starts a new range (scattered pages
-     * wait for the sync); short gaps (the branch pages a load leaves in
-     * memory between its leaves) stay inside. */
-    uint64_t off = (uint64_t)bufs[0]->pgno * P;
+/*
+ * Notes that [off, off + len) of the main file was written and returns the
+ * length of the range to hand to the device now (os_writeback from *hint),
+ * or 0.  The commit syncs the main file: once ascending writes make a
+ * range of EN_WRITEBACK_BYTES, the device can start on it.  A write before
+ * the range's end or far past it starts a new range (scattered pages wait
+ * for the sync); short gaps (the branch pages a load leaves in memory
+ * between its leaves) stay inside.
+ */
+static uint64_t writeback_note(en_txn *t, uint64_t off, uint64_t len, uint64_t *hint) {
     if (off < t->wb_hi || off - t->wb_hi >= EN_WRITEBACK_BYTES)
         t->wb_lo = off;
-    t->wb_hi = off + (uint64_t)n * P;
-    if (t->wb_hi - t->wb_lo >= EN_WRITEBACK_BYTES && db->opt.sync != EN_SYNC_OFF) {
-        os_writeback(db->file, t->wb_lo, t->wb_hi - t->wb_lo);
-        t->wb_lo = t->wb_hi;
-    }
+    t->wb_hi = off + len;
+    if (t->wb_hi - t->wb_lo < EN_WRITEBACK_BYTES || t->db->opt.sync == EN_SYNC_OFF)
+        return 0;
+    *hint = t->wb_lo;
+    t->wb_lo = t->wb_hi;
+    return t->wb_hi - *hint;
+}
+
+/* Writes dirty page b, past the transaction's base_pages, sealed, to its
+ * place in the main file, after the runs in flight (en_flush.c). */
+static int write_direct(en_txn *t, en_buf *b) {
+    en_db *db = t->db;
+    uint32_t P = db->page_size;
+    ISLE_ASSERT(b->pgno >= t->base_pages);
+    int rc = en_flush_wait(db, 1);
+    if (rc)
+        return rc;
+    seal(t, b);
+    en_map_invalidate(db, b->pgno); /* never read there yet: only for form */
+    uint64_t off = (uint64_t)b->pgno * P, hint = 0;
+    if ((rc = os_write(db->file, off, b->page, P)) != 0)
+        return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
+                       os_file_error(db->file));
+    db->n_direct++;
+    uint64_t len = writeback_note(t, off, P, &hint);
+    if (len)
+        os_writeback(db->file, hint, len);
     return 0;
 }
 
-static int write_direct(en_txn *t, en_buf *b) { return write_run(t, &b, 1); }
+/* Hands dirty pages bufs[0, n), numbered consecutively from bufs[0] and
+ * each past base_pages, to the write-behind thread (en_flush.c), which
+ * seals and writes them; the buffers are free again on return. */
+static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
+    en_db *db = t->db;
+    uint32_t P = db->page_size;
+    int rc;
+    uint8_t *slot = en_flush_slot(db, &rc);
+    if (!slot)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) {
+        ISLE_ASSERT(bufs[i]->pgno == bufs[0]->pgno + i && bufs[i]->pgno >= t->base_pages);
+        en_map_invalidate(db, bufs[i]->pgno);
+        memcpy(slot + (size_t)i * P, bufs[i]->page, P);
+    }
+    uint64_t hint = 0, len = writeback_note(t, (uint64_t)bufs[0]->pgno * P, (uint64_t)n * P, &hint);
+    en_flush_submit(db, bufs[0]->pgno, n, t->st.txn, hint, len);
+    db->n_direct += n;
+    return 0;
+}
 
 /* Before a spill: the group's unlogged commits go first, since the frames
  * of one log transaction are contiguous.  This transaction's snapshot is
@@ -340,8 +366,9 @@ static int cmp_pgno(const void *a, const void *b) {
 /*
  * Write-behind: a large transaction loading keys in ascending order fills
  * page after page on the tree's right edge, and each page an append split
- * leaves full (bt_pager_ops.done) is written to its place in the main file
- * once unpinned, in runs of consecutive pages, and its buffer reused.  A
+ * leaves full (bt_pager_ops.done) is copied, once unpinned, into a run of
+ * consecutive pages that the write-behind thread (en_flush.c) seals and
+ * writes to its place in the main file, and its buffer reused.  A
  * load thus holds a few buffers, warm in the processor's cache, instead of
  * a cache's worth, and its data reaches the file as it goes rather than
  * all at the commit.  The pages are spilled pages like any (see above):
@@ -363,11 +390,6 @@ static int behind_write(en_txn *t) {
     int rc = spill_prepare(t);
     if (rc)
         return rc;
-    if (!t->behind_buf && posix_memalign((void **)&t->behind_buf, 64,
-                                         (size_t)EN_BEHIND_PAGES * t->db->page_size) != 0) {
-        t->behind_buf = NULL;
-        return en_fail(CD_ENOMEM, "out of memory writing pages behind");
-    }
     qsort(t->behind, t->nbehind, sizeof t->behind[0], cmp_pgno);
     en_buf *run[EN_BEHIND_PAGES];
     uint32_t n = 0, kept = 0;
@@ -436,8 +458,10 @@ static int maybe_spill(en_txn *t) {
 
 /* Reads a spilled page back into buffer b. */
 static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *page) {
-    if (s->ref.frame == 0) /* in the main file */
-        return en_read_page(t->db, 0, s->pgno, mask, page, NULL);
+    if (s->ref.frame == 0) { /* in the main file, once its run is written */
+        int rc = en_flush_wait(t->db, 1);
+        return rc ? rc : en_read_page(t->db, 0, s->pgno, mask, page, NULL);
+    }
     cd_diag d = {0};
     int rc = wal_read_page(t->db->wal, &s->ref, page, NULL, &d);
     if (rc == 0)
@@ -458,7 +482,7 @@ static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *pa
  */
 int en_pager_commit_direct(en_txn *t) {
     en_db *db = t->db;
-    int rc = 0;
+    int rc = en_flush_wait(db, 1);
     for (uint32_t i = 0; rc == 0 && t->dirty.slots && i <= t->dirty.mask; i++) {
         for (en_buf **p = &t->dirty.slots[i]; rc == 0 && *p;) {
             en_buf *b = *p;
@@ -823,8 +847,8 @@ void en_pager_release_all(en_txn *t) {
     }
     t->bufs_free = NULL;
     t->nspare = 0;
-    free(t->behind_buf);
-    t->behind_buf = NULL;
+    if (t->write) /* a failure there failed the transaction already */
+        en_flush_wait(t->db, 0);
     t->nbehind = 0;
     t->wb_lo = t->wb_hi = 0;
 }

@@ -6,7 +6,11 @@
  *
  * The writer keeps N counters in tree "bank", moving amounts between them
  * so their sum stays TOTAL; every transaction also rewrites a "stamp" key
- * with its sequence number.  A reader begins a transaction, reads the
+ * with its sequence number.  Every LOAD_EVERY transactions the writer also
+ * loads LOAD_KEYS keys in ascending order into tree "load" in one
+ * transaction, large enough that its full pages are written behind it on
+ * the engine's write-behind thread while the readers read; at the end
+ * every loaded key must read back.  A reader begins a transaction, reads the
  * stamp, sums all counters (must be TOTAL), sleeps a little, re-reads
  * everything and requires identical bytes.  A plain C program (not
  * Criterion) so it runs under ThreadSanitizer.
@@ -28,6 +32,9 @@
 #define ACCOUNTS 200
 #define TOTAL (ACCOUNTS * 1000)
 #define READERS 3
+#define LOAD_EVERY 150
+#define LOAD_KEYS 12000 /* x ~420 bytes: past the 2 MiB that starts write-behind */
+#define LOAD_VLEN 400
 
 static isle_db *db;
 static atomic_int stop;
@@ -97,6 +104,48 @@ static int transfer(isle_txn *txn, void *arg) {
     return rc ? rc : isle_kv_put(txn, t, "stamp", 5, &m->seq, sizeof m->seq, 0);
 }
 
+static void load_value(int64_t k, uint8_t *v) {
+    for (int i = 0; i < LOAD_VLEN; i++)
+        v[i] = (uint8_t)(k * 13 + i);
+}
+
+static int64_t loaded; /* keys in tree "load": written by the writer thread */
+
+static int load(isle_txn *txn, void *arg) {
+    (void)arg;
+    isle_tree t;
+    int rc = isle_kv_open(txn, "load", ISLE_KV_CREATE, &t);
+    uint8_t v[LOAD_VLEN];
+    for (int64_t k = loaded; rc == 0 && k < loaded + LOAD_KEYS; k++) {
+        char key[32];
+        load_value(k, v);
+        rc = isle_kv_put(txn, t, key, (size_t)sprintf(key, "load-%010" PRId64, k), v,
+                         sizeof v, 0);
+    }
+    return rc;
+}
+
+static int load_check(isle_txn *txn, void *arg) {
+    (void)arg;
+    isle_tree t;
+    int rc = isle_kv_open(txn, "load", 0, &t);
+    uint8_t want[LOAD_VLEN];
+    for (int64_t k = 0; rc == 0 && k < loaded; k++) {
+        char key[32];
+        isle_val v;
+        rc = isle_kv_get(txn, t, key, (size_t)sprintf(key, "load-%010" PRId64, k), &v);
+        if (rc)
+            break;
+        load_value(k, want);
+        if (v.len != LOAD_VLEN || memcmp(v.data, want, LOAD_VLEN) != 0) {
+            fprintf(stderr, "snapshot_readers: loaded key %" PRId64 " reads back wrong\n", k);
+            exit(1);
+        }
+        isle_kv_release(txn, &v);
+    }
+    return rc;
+}
+
 static void *writer(void *arg) {
     (void)arg;
     move m = {.seed = 7};
@@ -108,6 +157,11 @@ static void *writer(void *arg) {
         atomic_fetch_add(&commits_done, 1);
         if (m.seq % 50 == 0 && (rc = isle_checkpoint(db)) != 0)
             die("checkpoint", rc);
+        if (m.seq % LOAD_EVERY == 1) {
+            if ((rc = isle_write(db, load, NULL)) != 0)
+                die("load", rc);
+            loaded += LOAD_KEYS;
+        }
     }
     return NULL;
 }
@@ -183,14 +237,21 @@ int main(int argc, char **argv) {
     uint64_t bad;
     if ((rc = isle_check(db, &bad)) != 0)
         die("check", rc);
+    if ((rc = isle_write(db, load_check, NULL)) != 0)
+        die("loaded keys", rc);
     isle_stats st;
     isle_stat(db, &st);
+    if (st.direct_pages == 0) {
+        fprintf(stderr, "snapshot_readers: nothing was written behind: the load tested nothing\n");
+        return 1;
+    }
     if ((rc = isle_close(db)) != 0)
         die("close", rc);
     unlink(path);
     unlink(wal);
     printf("snapshot_readers: %ld commits, %ld snapshot reads, %" PRIu64 " checkpoints, "
-           "%" PRIu64 " pages: ok\n",
-           atomic_load(&commits_done), atomic_load(&reads_done), st.checkpoints, st.page_count);
+           "%" PRIu64 " pages, %" PRId64 " keys loaded (%" PRIu64 " pages written behind): ok\n",
+           atomic_load(&commits_done), atomic_load(&reads_done), st.checkpoints, st.page_count,
+           loaded, st.direct_pages);
     return atomic_load(&reads_done) > 0 && atomic_load(&commits_done) > 0 ? 0 : 1;
 }

@@ -258,3 +258,42 @@ Test(direct, a_load_written_behind_that_rolls_back_changes_nothing) {
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
+
+/* The runs written behind go out on a thread of their own (en_flush.c):
+ * its failure still fails the load that queued the run, with the write's
+ * message, changes nothing, and is not left for the next transaction. */
+Test(direct, a_failed_write_behind_fails_its_load_alone) {
+    testvfs *t = testvfs_new(11);
+    en_db *db = open_cache(t, BIG_CACHE);
+    job small = {.from = 100, .n = 10, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &small), 0, "%s", en_errmsg());
+    /* Nothing is logged or spilled before the commit: the third write
+     * from here is the third run written behind. */
+    uint64_t w0 = testvfs_count(t, TESTVFS_WRITE);
+    testvfs_fail(t, TESTVFS_WRITE, 3, CD_EIO, 0);
+    job big = {.from = 1000, .n = LOAD_KEYS, .stride = 1, .ver = 2, .reread = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &big), CD_EIO);
+    cr_assert(strstr(en_errmsg(), "to the main file") != NULL, "%s", en_errmsg());
+    cr_assert_geq(testvfs_count(t, TESTVFS_WRITE) - w0, 3, "the failure was not reached");
+    expect(db, 100, 10, 1);
+    en_txn *txn;
+    en_tree tr;
+    en_val v;
+    char key[16];
+    cr_assert_eq(en_read_begin(db, &txn), 0);
+    cr_assert_eq(en_tree_open(txn, "d", 0, &tr), 0, "%s", en_errmsg());
+    cr_assert_eq(en_get(txn, tr, key, key_of(1000, key), &v), CD_ENOTFOUND);
+    en_txn_end(txn);
+    /* The next transactions, small and large, see no failure. */
+    job next = {.from = 200, .n = 5, .stride = 1, .ver = 4};
+    cr_assert_eq(en_write_sync(db, run_job, &next), 0, "%s", en_errmsg());
+    job again = {.from = 1000, .n = LOAD_KEYS, .stride = 1, .ver = 3};
+    cr_assert_eq(en_write_sync(db, run_job, &again), 0, "%s", en_errmsg());
+    testvfs_crash(t, TESTVFS_DROP);
+    db = open_cache(t, BIG_CACHE);
+    expect(db, 100, 10, 1);
+    expect(db, 200, 5, 4);
+    expect(db, 1000, LOAD_KEYS, 3);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}

@@ -1,0 +1,201 @@
+/*
+ * en_flush.c: the main file's write-behind thread.
+ *
+ * A large transaction that loads keys in ascending order hands the runs of
+ * pages it has filled (en_pager.c, behind_write) to this thread, which
+ * seals them (transaction number and checksum), writes them to their place
+ * in the main file and hints the device to start on them (os_writeback).
+ * The transaction meanwhile fills the next pages: on a machine with two
+ * cores the kernel's copy into its page cache, about a quarter of a load,
+ * runs beside the load instead of inside it.
+ *
+ * The ring holds EN_FLUSH_SLOTS runs of up to EN_BEHIND_PAGES pages, each
+ * in a buffer of its own: a submitter fills the slot en_flush_slot gives
+ * it and submits it; when every slot is in flight it waits for the oldest.
+ * Runs are written in the order submitted.
+ *
+ * Writes in flight touch only pages past the transaction's base_pages,
+ * which no reader can reach before the commit.  The one rule that keeps
+ * them safe: whoever holds the write lock waits for the ring to drain
+ * (en_flush_wait) before it reads or writes the main file any other way,
+ * before the commit's sync, and when the transaction ends.  A page number
+ * whose run is in flight is thus never written twice at once, and never
+ * read back before its bytes are there.
+ *
+ * A failed write is kept (the first one, with its message) and returned
+ * by the next en_flush_slot or en_flush_wait, which fails the transaction;
+ * the runs queued behind it are dropped.  If the thread cannot be started
+ * the runs are written on the submitter's thread instead.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "en_int.h"
+
+/* Four runs of 128 KiB in flight: one being written, the rest queued while
+ * the loader fills the next. */
+#define EN_FLUSH_SLOTS 4u
+
+typedef struct flush_run {
+    uint8_t *pages; /* EN_BEHIND_PAGES pages, 64-byte aligned */
+    uint32_t pgno;  /* the first page's number */
+    uint32_t n;     /* pages in the run */
+    uint64_t txn;   /* stamped into every page */
+    uint64_t wb_off, wb_len; /* then hint this range (wb_len 0: none) */
+} flush_run;
+
+struct en_flusher {
+    en_db *db;
+    pthread_t thread;
+    int started;   /* the thread runs (else the submitter writes) */
+    int stop;
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* a run was submitted, or stop */
+    pthread_cond_t done; /* a run was written */
+    flush_run run[EN_FLUSH_SLOTS];
+    uint64_t head, tail; /* submitted, written: run[i % EN_FLUSH_SLOTS] */
+    int err;             /* first failure since the last en_flush_wait */
+    uint32_t err_pgno;
+    char err_text[OS_ERR_TEXT_MAX];
+};
+
+/* Seals, writes and hints one run; 0 or a CD_* status, recorded in f. */
+static int run_write(en_flusher *f, flush_run *r) {
+    en_db *db = f->db;
+    uint32_t P = db->page_size;
+    for (uint32_t i = 0; i < r->n; i++) {
+        uint8_t *page = r->pages + (size_t)i * P;
+        cd_page_set_txn(page, r->txn);
+        cd_page_seal(page, P);
+    }
+    int rc = os_write(db->file, (uint64_t)r->pgno * P, r->pages, (size_t)r->n * P);
+    if (rc == 0 && r->wb_len)
+        os_writeback(db->file, r->wb_off, r->wb_len);
+    return rc;
+}
+
+static void record(en_flusher *f, int rc, uint32_t pgno) {
+    if (rc && !f->err) {
+        f->err = rc;
+        f->err_pgno = pgno;
+        snprintf(f->err_text, sizeof f->err_text, "%s", os_file_error(f->db->file));
+    }
+}
+
+static void *flush_main(void *arg) {
+    en_flusher *f = arg;
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (f->tail == f->head && !f->stop)
+            pthread_cond_wait(&f->work, &f->lock);
+        if (f->tail == f->head)
+            break; /* stopped and drained */
+        flush_run *r = &f->run[f->tail % EN_FLUSH_SLOTS];
+        int failed = f->err != 0;
+        pthread_mutex_unlock(&f->lock);
+        int rc = failed ? 0 : run_write(f, r); /* after a failure: dropped */
+        pthread_mutex_lock(&f->lock);
+        record(f, rc, r->pgno);
+        f->tail++;
+        pthread_cond_broadcast(&f->done);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+static int flusher_new(en_db *db) {
+    en_flusher *f = calloc(1, sizeof *f);
+    if (!f)
+        return en_fail(CD_ENOMEM, "out of memory writing pages behind");
+    f->db = db;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->work, NULL);
+    pthread_cond_init(&f->done, NULL);
+    for (uint32_t i = 0; i < EN_FLUSH_SLOTS; i++) {
+        if (posix_memalign((void **)&f->run[i].pages, 64,
+                           (size_t)EN_BEHIND_PAGES * db->page_size) != 0) {
+            f->run[i].pages = NULL;
+            en_flush_free(f);
+            return en_fail(CD_ENOMEM, "out of memory writing pages behind");
+        }
+    }
+    f->started = pthread_create(&f->thread, NULL, flush_main, f) == 0;
+    db->flusher = f;
+    return 0;
+}
+
+/* The error kept by f, as the caller's failure; clears it. */
+static int take_error(en_flusher *f) {
+    int rc = f->err;
+    f->err = 0;
+    return en_fail(rc, "writing page %u to the main file: %s", f->err_pgno, f->err_text);
+}
+
+uint8_t *en_flush_slot(en_db *db, int *rc) {
+    *rc = 0;
+    if (!db->flusher && (*rc = flusher_new(db)) != 0)
+        return NULL;
+    en_flusher *f = db->flusher;
+    pthread_mutex_lock(&f->lock);
+    while (f->head - f->tail == EN_FLUSH_SLOTS)
+        pthread_cond_wait(&f->done, &f->lock);
+    if (f->err)
+        *rc = take_error(f);
+    pthread_mutex_unlock(&f->lock);
+    return *rc ? NULL : f->run[f->head % EN_FLUSH_SLOTS].pages;
+}
+
+void en_flush_submit(en_db *db, uint32_t pgno, uint32_t n, uint64_t txn, uint64_t wb_off,
+                     uint64_t wb_len) {
+    en_flusher *f = db->flusher;
+    flush_run *r = &f->run[f->head % EN_FLUSH_SLOTS];
+    ISLE_ASSERT(n > 0 && n <= EN_BEHIND_PAGES);
+    r->pgno = pgno;
+    r->n = n;
+    r->txn = txn;
+    r->wb_off = wb_off;
+    r->wb_len = wb_len;
+    if (!f->started) { /* no thread: written here, the failure kept alike */
+        record(f, run_write(f, r), pgno);
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    f->head++;
+    pthread_cond_signal(&f->work);
+    pthread_mutex_unlock(&f->lock);
+}
+
+int en_flush_wait(en_db *db, int report) {
+    en_flusher *f = db->flusher;
+    if (!f)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&f->lock);
+    while (f->tail != f->head)
+        pthread_cond_wait(&f->done, &f->lock);
+    if (f->err && report)
+        rc = take_error(f);
+    f->err = 0;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+void en_flush_free(en_flusher *f) {
+    if (!f)
+        return;
+    if (f->started) {
+        pthread_mutex_lock(&f->lock);
+        f->stop = 1;
+        pthread_cond_signal(&f->work);
+        pthread_mutex_unlock(&f->lock);
+        pthread_join(f->thread, NULL);
+    }
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->work);
+    pthread_cond_destroy(&f->done);
+    for (uint32_t i = 0; i < EN_FLUSH_SLOTS; i++)
+        free(f->run[i].pages);
+    free(f);
+}
