@@ -130,6 +130,43 @@ static int parent_insert(bt_wctx *w, uint32_t level, const uint8_t *sep,
     return bt_branch_insert(w, level - 1, par->idx, left, sep, seplen);
 }
 
+/*
+ * The split of a full leaf by an append past its last cell (w->append):
+ * the rightmost split point that fits keeps every old cell on the left,
+ * since they fit there before, so the leaf stays as it is and the new
+ * cell alone starts the right page.  The same pages the general split
+ * would build, without taking the leaf apart and building it again.
+ */
+static int split_append_leaf(bt_wctx *w, uint32_t level, const bt_item *extra) {
+    const bt_pager *pg = w->pg;
+    bt_frame *fr = &w->path.f[level];
+    unsigned n = cd_page_n(fr->page);
+    cd_leaf_cell last;
+    cd_leaf_cell_get(fr->page, n - 1, &last);
+    if (cd_key_cmp(last.key, last.klen, extra->key, extra->klen) >= 0)
+        return CD_ECORRUPT; /* the descent said past the end: a damaged page */
+    uint32_t seplen = bt_sep_len(last.key, last.klen, extra->key, extra->klen), rp;
+    uint8_t sep[BT_KEY_MAX], *right;
+    if (seplen > BT_KEY_MAX)
+        return CD_ECORRUPT;
+    if (level == 0 && w->path.depth >= BT_DEPTH_MAX)
+        return CD_ETOOBIG; /* the root cannot grow another level */
+    memcpy(sep, extra->key, seplen);
+    int rc = pg->ops->alloc(pg->ctx, &rp, &right);
+    if (rc)
+        return rc;
+    rc = bt_page_build(pg, right, rp, CD_PAGE_LEAF, extra, 1, 0);
+    pg->ops->unpin(pg->ctx, right);
+    if (rc) {
+        (void)pg->ops->free(pg->ctx, rp);
+        return rc;
+    }
+    rc = parent_insert(w, level, sep, seplen, fr->pgno, rp);
+    if (rc == 0 && pg->ops->done)
+        pg->ops->done(pg->ctx, fr->pgno); /* full: the next keys go right */
+    return rc;
+}
+
 /* Splits the page at path level `level`, which cannot take item extra at
  * slot idx, into itself and a new right page. */
 static int split_insert(bt_wctx *w, uint32_t level, uint32_t idx,
@@ -138,6 +175,8 @@ static int split_insert(bt_wctx *w, uint32_t level, uint32_t idx,
     bt_frame *fr = &w->path.f[level];
     uint8_t type = cd_page_type(fr->page), sep[BT_KEY_MAX];
     int branch = type == CD_PAGE_BRANCH;
+    if (w->append && !branch && idx == cd_page_n(fr->page) && idx > 0)
+        return split_append_leaf(w, level, extra);
     uint32_t n = 0, rp, seplen;
     uint8_t *right;
     int rc = bt_wctx_buffers(w);
