@@ -406,6 +406,55 @@ static int put_many_undo(en_txn *t, const isle_coll *c, const uint8_t *objs, siz
     return rc;
 }
 
+/*
+ * Objects of a put_many known to be new (ids above the largest), encoded
+ * and waiting to be put together (en_put_run): ascending ids go into the
+ * tree's last leaf many to a visit.  Records are copied into buf; kv[i]
+ * is object first + i.
+ */
+#define RUN_OBJECTS 64u
+#define RUN_BYTES 16384u
+
+typedef struct put_run {
+    en_kv kv[RUN_OBJECTS];
+    uint8_t keys[RUN_OBJECTS][CD_KEY_ID_SIZE];
+    uint32_t off[RUN_OBJECTS];
+    uint32_t n, used;
+    size_t first;
+    uint8_t buf[RUN_BYTES];
+} put_run;
+
+/* Records longer than this are put alone. */
+#define RUN_RECORD_MAX (RUN_BYTES / 4)
+
+static int run_full(const put_run *r, size_t len) {
+    return r->n == RUN_OBJECTS || len > RUN_BYTES - r->used;
+}
+
+static void run_add(put_run *r, size_t i, int64_t id, const uint8_t *rec, size_t len) {
+    if (r->n == 0)
+        r->first = i;
+    cd_key_id_encode(r->keys[r->n], id);
+    memcpy(r->buf + r->used, rec, len);
+    r->kv[r->n] = (en_kv){.key = r->keys[r->n], .klen = CD_KEY_ID_SIZE, .vlen = (uint32_t)len};
+    r->off[r->n++] = r->used;
+    r->used += (uint32_t)len;
+}
+
+/* Puts the run; on a failure *failed is the object that failed. */
+static int run_flush(en_txn *t, const isle_coll *c, put_run *r, co_state *st, size_t *failed) {
+    if (r->n == 0)
+        return 0;
+    for (uint32_t i = 0; i < r->n; i++)
+        r->kv[i].val = r->buf + r->off[i];
+    uint32_t done;
+    int rc = en_put_run(t, c->objects, r->kv, r->n, &done);
+    st->count += done;
+    *failed = r->first + done;
+    r->n = r->used = 0;
+    return rc;
+}
+
 /* Writes objs[0, n); when object k fails, undoes objects [0, k) and
  * returns the failure, naming k.  (If the failure came from the engine the
  * undo fails too, and the transaction can only roll back.) */
@@ -415,27 +464,55 @@ static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
     undo u = {0};
     co_state st0 = *st;
     co_enc_init(&e, NULL, 0, c->name);
-    int rc = co_enc_reserve(&e, PUT_MANY_BUF);
-    if (rc)
+    put_run *run = malloc(sizeof *run);
+    int rc = run ? co_enc_reserve(&e, PUT_MANY_BUF)
+                 : en_fail(ISLE_ENOMEM, "isle_coll_put_many: out of memory");
+    if (rc) {
+        free(run);
         return rc;
-    size_t i, size = c->root->size;
-    for (i = 0; rc == 0 && i < n; i++) {
+    }
+    run->n = run->used = 0;
+    size_t i, failed = 0, size = c->root->size;
+    char msg[512];
+    for (i = 0; i < n; i++) {
         const uint8_t *obj = objs + i * size;
         int64_t id = load_id(c, obj);
         int known_new, inserted = 0;
-        size_t len;
-        if ((rc = pick_id(c, st, &id, &known_new)) == 0 &&
-            (rc = co_encode(&e, c->root, obj, &len)) == 0 &&
-            (rc = store_one(t, c, id, e.buf, len, known_new, &u, &inserted)) == 0)
-            st->count += (uint64_t)inserted;
+        size_t len = 0;
+        rc = pick_id(c, st, &id, &known_new);
+        if (rc == 0)
+            rc = co_encode(&e, c->root, obj, &len);
+        if (rc == 0 && known_new && len <= RUN_RECORD_MAX) {
+            if (run_full(run, len) && (rc = run_flush(t, c, run, st, &failed)) != 0)
+                break;
+            run_add(run, i, id, e.buf, len);
+            continue;
+        }
+        /* Object i goes alone, or is bad: the ones queued before it first. */
+        if (rc)
+            snprintf(msg, sizeof msg, "%s", en_errmsg());
+        int frc = run_flush(t, c, run, st, &failed);
+        if (frc) {
+            rc = frc; /* failed names the queued object */
+            break;
+        }
+        failed = i;
+        if (rc) {
+            en_fail(rc, "%s", msg);
+            break;
+        }
+        if ((rc = store_one(t, c, id, e.buf, len, known_new, &u, &inserted)) != 0)
+            break;
+        st->count += (uint64_t)inserted;
     }
+    if (rc == 0)
+        rc = run_flush(t, c, run, st, &failed);
     if (rc) {
-        i--; /* the object that failed */
-        char msg[512];
         snprintf(msg, sizeof msg, "%s", en_errmsg());
-        put_many_undo(t, c, objs, i, st0, &u);
-        en_fail(rc, "isle_coll_put_many: object %zu: %s", i, msg);
+        put_many_undo(t, c, objs, failed, st0, &u);
+        en_fail(rc, "isle_coll_put_many: object %zu: %s", failed, msg);
     }
+    free(run);
     co_enc_free(&e);
     free(u.buf);
     return rc;

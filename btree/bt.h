@@ -186,6 +186,26 @@ int bt_get(const bt_pager *pager, const bt_tree *tree, const void *key,
 int bt_put(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen,
            const void *val, uint32_t vlen, unsigned flags);
 
+/* A key and its value, for bt_append_run. */
+typedef struct bt_kv {
+    const void *key;
+    const void *val;
+    uint32_t klen, vlen;
+} bt_kv;
+
+/*
+ * The append fast path of bt_put for a run of puts: places kv[0], kv[1],
+ * ... in tree->append_leaf (the rightmost leaf the last put appended to)
+ * while each key is past the one before and its cell fits there inline,
+ * and sets *placed to how many were placed.  It stops without an error
+ * at the first it cannot place (no such leaf, a key out of order, a full
+ * leaf, a bad argument): bt_put then places that one, or reports why not,
+ * and notes the leaf it lands in for the next run.  What it places is what
+ * bt_put would have placed (flags 0).
+ */
+int bt_append_run(const bt_pager *pager, bt_tree *tree, const bt_kv *kv, uint32_t n,
+                  uint32_t *placed);
+
 /*
  * Deletes key (and its overflow chain).  Pages that fall below a quarter of
  * their usable space are merged with or refilled from a sibling; a root

@@ -163,6 +163,45 @@ static int put_appended(const bt_pager *pg, bt_tree *tree, const uint8_t *key,
     return 0;
 }
 
+int bt_append_run(const bt_pager *pg, bt_tree *tree, const bt_kv *kv, uint32_t n,
+                  uint32_t *placed) {
+    *placed = 0;
+    if (!tree->append_leaf || !pg->ops->owned || n == 0)
+        return 0;
+    uint8_t *page;
+    int rc = pg->ops->owned(pg->ctx, tree->append_leaf, &page);
+    if (rc) {
+        tree->append_leaf = 0;
+        return rc == CD_ENOTFOUND ? 0 : rc;
+    }
+    unsigned at = cd_page_n(page);
+    if (cd_page_type(page) != CD_PAGE_LEAF || at == 0) {
+        tree->append_leaf = 0;
+        pg->ops->unpin(pg->ctx, page);
+        return 0;
+    }
+    cd_leaf_cell last;
+    cd_leaf_cell_get(page, at - 1, &last);
+    const uint8_t *prev = last.key;
+    uint32_t prev_len = last.klen, i = 0, max = bt_inline_cell_max(pg->page_size);
+    for (; i < n; i++, at++) {
+        const bt_kv *p = &kv[i];
+        uint32_t len = cd_leaf_cell_len(p->klen, p->vlen, 0);
+        if (bt_key_check(p->key, p->klen) != 0 || (p->vlen && !p->val) || len > max ||
+            cd_key_cmp(p->key, p->klen, prev, prev_len) <= 0)
+            break;
+        uint8_t *dst = cd_page_cell_alloc(page, pg->page_size, at, len);
+        if (!dst)
+            break; /* full: bt_put splits it */
+        cd_leaf_cell_write(dst, p->key, p->klen, p->val, p->vlen, 0);
+        prev = p->key;
+        prev_len = p->klen;
+    }
+    pg->ops->unpin(pg->ctx, page);
+    *placed = i;
+    return 0;
+}
+
 static int put_args(const bt_pager *pager, const bt_tree *tree, const void *key,
                     uint32_t klen, const void *val, uint32_t vlen, unsigned flags) {
     if (!pager || !tree || (flags & ~BT_NOOVERWRITE) || (vlen && !val))

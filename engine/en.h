@@ -240,6 +240,17 @@ void en_val_release(en_txn *txn, en_val *val);
 int en_put(en_txn *txn, en_tree t, const void *key, uint32_t klen,
            const void *val, uint32_t vlen, unsigned flags);
 int en_del(en_txn *txn, en_tree t, const void *key, uint32_t klen);
+/* A key and its value for en_put_run. */
+typedef struct en_kv {
+    const void *key;
+    const void *val;
+    uint32_t klen, vlen;
+} en_kv;
+/* Puts kv[0, n) in order, as n calls of en_put with flags 0 would, with
+ * the same results; keys ascending past the tree's last key go into its
+ * last leaf many to a visit.  *done gets how many were put: on a failure,
+ * kv[*done] is the put that failed and the ones before it are in. */
+int en_put_run(en_txn *txn, en_tree t, const en_kv *kv, uint32_t n, uint32_t *done);
 
 /* Cursors: see bt.h for the movement rules.  A write to a tree closes
  * (invalidates) the open cursors of that tree in the transaction:

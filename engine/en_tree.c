@@ -268,20 +268,25 @@ static int write_prologue(en_txn *t, en_tree id, en_troot **r) {
     return resolve(t, id, r);
 }
 
-/* After a put or del: cursors of the tree go stale, watchers hear of the
- * key, a new root goes to the catalog at commit, and a failure that may
- * have half-written the tree leaves the transaction able only to abort. */
-static int write_epilogue(en_txn *t, en_tree id, en_troot *r, const bt_tree *bt,
-                          const void *key, uint32_t klen, int rc) {
+/* After puts or dels that returned rc: cursors of the tree go stale, a
+ * new root goes to the catalog at commit, and a failure that may have
+ * half-written the tree leaves the transaction able only to abort. */
+static int write_done(en_txn *t, en_troot *r, const bt_tree *bt, int rc) {
     r->gen++;
-    if (rc == 0)
-        en_note_change(t, id, key, klen);
     if (!harmless(rc))
         t->failed = 1;
-    else if (rc == 0 && bt->root != r->root)
+    else if (bt->root != r->root)
         r->root = bt->root, r->dirty = 1, t->catalog_dirty = 1;
     r->append_leaf = harmless(rc) ? bt->append_leaf : 0;
     return rc;
+}
+
+/* After one put or del: as write_done, and watchers hear of the key. */
+static int write_epilogue(en_txn *t, en_tree id, en_troot *r, const bt_tree *bt,
+                          const void *key, uint32_t klen, int rc) {
+    if (rc == 0)
+        en_note_change(t, id, key, klen);
+    return write_done(t, r, bt, rc);
 }
 
 int en_put(en_txn *t, en_tree id, const void *key, uint32_t klen,
@@ -296,6 +301,33 @@ int en_put(en_txn *t, en_tree id, const void *key, uint32_t klen,
     rc = bt_put(&t->pager, &bt, key, klen, val, vlen,
                 (flags & EN_PUT_NOOVERWRITE) ? BT_NOOVERWRITE : 0);
     return write_epilogue(t, id, r, &bt, key, klen, rc);
+}
+
+int en_put_run(en_txn *t, en_tree id, const en_kv *kv, uint32_t n, uint32_t *done) {
+    en_troot *r;
+    *done = 0;
+    int rc = write_prologue(t, id, &r);
+    if (rc)
+        return rc;
+    bt_tree bt = {.root = r->root, .append_leaf = r->append_leaf};
+    uint32_t i = 0;
+    while (rc == 0 && i < n) {
+        bt_kv run[64];
+        uint32_t k = n - i < 64 ? n - i : 64, placed;
+        for (uint32_t j = 0; j < k; j++)
+            run[j] = (bt_kv){kv[i + j].key, kv[i + j].val, kv[i + j].klen, kv[i + j].vlen};
+        rc = bt_append_run(&t->pager, &bt, run, k, &placed);
+        for (uint32_t j = 0; j < placed; j++, i++)
+            en_note_change(t, id, kv[i].key, kv[i].klen);
+        if (rc || placed == k)
+            continue;
+        /* the one the run could not place: a descent, a split, or an error */
+        rc = bt_put(&t->pager, &bt, kv[i].key, kv[i].klen, kv[i].val, kv[i].vlen, 0);
+        if (rc == 0)
+            en_note_change(t, id, kv[i].key, kv[i].klen), i++;
+    }
+    *done = i;
+    return write_done(t, r, &bt, rc);
 }
 
 int en_del(en_txn *t, en_tree id, const void *key, uint32_t klen) {

@@ -111,6 +111,47 @@ static void do_put(model *m) {
     m->puts++;
 }
 
+/*
+ * The same puts through bt_append_run, as a caller with many puts makes
+ * them: a run, then bt_put for the one it stopped at, and on.  Some keys
+ * come out of order (one already placed, put again) and some values are
+ * too long for a leaf, so runs stop early; each must place exactly a
+ * prefix, and the tree must end as the puts one by one would leave it.
+ */
+static void append_batch(model *m, uint32_t cut, uint32_t n) {
+    bt_kv kv[80];
+    uint32_t idx[80], len[80], seed[80], k = 0;
+    for (uint32_t i = cut; k < n && i < m->npool; i += 1 + rng_below(&m->rng, 3), k++) {
+        uint32_t j = k > 0 && rng_below(&m->rng, 12) == 0 ? idx[k - 1] : i; /* a repeat */
+        idx[k] = j;
+        len[k] = value_len(m);
+        seed[k] = (uint32_t)rng_next(&m->rng);
+        uint8_t *v = malloc(len[k] ? len[k] : 1);
+        cr_assert_not_null(v);
+        val_fill(v, len[k], seed[k]);
+        kv[k] = (bt_kv){m->pool[j].key, v, m->pool[j].klen, len[k]};
+        i = j;
+    }
+    for (uint32_t at = 0; at < k;) {
+        uint32_t placed;
+        cr_assert_eq(bt_append_run(m->pg, &m->t, kv + at, k - at, &placed), 0);
+        cr_assert_leq(placed, k - at);
+        at += placed;
+        if (at < k) {
+            cr_assert_eq(bt_put(m->pg, &m->t, kv[at].key, kv[at].klen, kv[at].val,
+                                kv[at].vlen, 0), 0);
+            at++;
+        }
+    }
+    for (uint32_t a = 0; a < k; a++) {
+        uint32_t j = idx[a];
+        m->count += !m->ref[j].present;
+        m->ref[j] = (ref_ent){.present = 1, .vlen = len[a], .seed = seed[a]};
+        m->puts++;
+        free((void *)kv[a].val);
+    }
+}
+
 /* Deletes every key from a cut near the end of the pool, then puts keys
  * past it in ascending order: right-edge merges, then appends that go
  * straight to the rightmost leaf (bt_put's append note) until it splits. */
@@ -125,6 +166,10 @@ static void do_append_run(model *m) {
         m->dels++;
     }
     uint32_t n = 1 + rng_below(&m->rng, 80);
+    if (rng_below(&m->rng, 2) == 0) {
+        append_batch(m, cut, n);
+        return;
+    }
     for (uint32_t i = cut; n-- > 0 && i < m->npool; i += 1 + rng_below(&m->rng, 3)) {
         uint32_t vlen = value_len(m), seed = (uint32_t)rng_next(&m->rng);
         int rc = put_val(m->pg, &m->t, m->pool[i].key, m->pool[i].klen, vlen, seed, 0);

@@ -251,6 +251,48 @@ Test(coll_errors, put_many_is_all_or_nothing) {
     expect_bad_write(put_many_fn, &m, ISLE_EINVAL, "object 0");
 }
 
+/* put_many queues new objects and puts them many at a time; a bad one
+ * far into a long run, with records too long to be queued between the
+ * others, still takes back every object before it and is the one named.
+ * Fixed, the same call stores every object as given. */
+#define LONG_N 300
+
+Test(coll_errors, a_bad_object_deep_in_a_long_put_many) {
+    static All xs[LONG_N];
+    static char big[6000];
+    memset(big, 'b', sizeof big - 1);
+    for (int i = 0; i < LONG_N; i++) {
+        cu_all_fill(&xs[i], 7000 + (uint64_t)i, &mem);
+        xs[i].id = ISLE_AUTO_ID;
+        if (i % 37 == 5)
+            xs[i].str = big; /* a record too long to be queued */
+    }
+    xs[250].str = "bad \xff";
+    many m = {xs, LONG_N};
+    expect_bad_write(put_many_fn, &m, ISLE_EINVAL, "object 250: collection 'All': field 'str'");
+    xs[250].str = "good";
+    cr_assert_eq(isle_write(db, put_many_fn, &m), 0, "%s", isle_errmsg());
+    isle_txn *txn;
+    isle_arena a;
+    isle_arena_init(&a, NULL, 0);
+    cr_assert_eq(isle_read_begin(db, &txn), 0);
+    for (int i = 0; i < LONG_N; i++) {
+        All got;
+        char why[256] = "";
+        cr_assert_eq(xs[i].id, next_auto + i, "object %d got id %lld", i, (long long)xs[i].id);
+        cr_assert_eq(isle_coll_get(txn, all, xs[i].id, &got, &a), 0, "%s", isle_errmsg());
+        got.scratch = xs[i].scratch;
+        cr_assert(cu_all_equal(&xs[i], &got, why, sizeof why), "object %d: %s", i, why);
+        isle_arena_reset(&a);
+    }
+    uint64_t n;
+    cr_assert_eq(isle_coll_count(txn, all, &n), 0);
+    cr_assert_eq(n, REF_N + LONG_N);
+    cr_assert_eq(isle_read_end(txn), 0);
+    isle_arena_free(&a);
+    cu_check(db, all);
+}
+
 /* Writes through a read transaction. */
 Test(coll_errors, writes_through_a_read_transaction) {
     isle_txn *txn;

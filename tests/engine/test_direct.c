@@ -297,3 +297,53 @@ Test(direct, a_failed_write_behind_fails_its_load_alone) {
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
+
+/* A load through en_put_run (many puts to a visit of the last leaf): a
+ * bad key stops it there, with the puts before it in and the transaction
+ * still good; the rest then goes in and the whole load commits. */
+typedef struct run_load {
+    unsigned bad_at;
+    uint32_t done, rest_done;
+    int rc;
+} run_load;
+
+static int put_run_job(en_txn *txn, void *arg) {
+    run_load *r = arg;
+    en_tree t;
+    int rc = en_tree_open(txn, "d", EN_TREE_CREATE, &t);
+    if (rc)
+        return rc;
+    static char keys[LOAD_KEYS][16];
+    static uint8_t vals[LOAD_KEYS][VLEN];
+    static en_kv kv[LOAD_KEYS];
+    for (unsigned k = 0; k < LOAD_KEYS; k++) {
+        value_of(k, 1, vals[k]);
+        uint32_t klen = k == r->bad_at ? 0 : key_of(k, keys[k]);
+        kv[k] = (en_kv){keys[k], vals[k], klen, VLEN};
+    }
+    r->rc = en_put_run(txn, t, kv, LOAD_KEYS, &r->done);
+    if (r->rc == 0)
+        return 0;
+    kv[r->bad_at].klen = key_of(r->bad_at, keys[r->bad_at]);
+    return en_put_run(txn, t, kv + r->done, LOAD_KEYS - r->done, &r->rest_done);
+}
+
+Test(direct, a_run_of_puts_stops_at_a_bad_key) {
+    testvfs *t = testvfs_new(12);
+    en_db *db = open_cache(t, BIG_CACHE);
+    run_load r = {.bad_at = 15000};
+    cr_assert_eq(en_write_sync(db, put_run_job, &r), 0, "%s", en_errmsg());
+    cr_assert_eq(r.rc, CD_EINVAL);
+    cr_assert_eq(r.done, 15000);
+    cr_assert_eq(r.rest_done, LOAD_KEYS - 15000);
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_gt(st.direct_pages, 400, "the run was not a large load: %llu pages behind",
+                 (unsigned long long)st.direct_pages);
+    expect(db, 0, LOAD_KEYS, 1);
+    testvfs_crash(t, TESTVFS_DROP);
+    db = open_cache(t, BIG_CACHE);
+    expect(db, 0, LOAD_KEYS, 1);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
