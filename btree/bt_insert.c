@@ -13,7 +13,8 @@
  * start a new right page instead of halving (w->append), so ascending
  * inserts leave full pages behind.  Such a put also notes the leaf in
  * tree->append_leaf, and the next put of a larger key that fits there
- * places its cell directly, with no descent (put_appended): ascending
+ * places its cell directly, with no descent (bt_append_run,
+ * which also places a run of such puts on one visit): ascending
  * loads descend once per leaf.  Uses codec/cd_page.h.
  */
 #include <stdlib.h>
@@ -125,44 +126,6 @@ static int leaf_place(bt_wctx *w, int exact, const uint8_t *cell, uint32_t len,
     return bt_leaf_insert(w, cell, len, key, klen);
 }
 
-/*
- * The put of a key past the last one of tree->append_leaf, when its cell
- * fits there inline: *done = 1.  Otherwise *done = 0 and nothing changed
- * (the note dropped if it no longer holds).  No parent changes: the
- * rightmost leaf's range is open above.
- */
-static int put_appended(const bt_pager *pg, bt_tree *tree, const uint8_t *key,
-                        uint32_t klen, const void *val, uint32_t vlen, int *done) {
-    *done = 0;
-    uint32_t len = cd_leaf_cell_len(klen, vlen, 0);
-    if (len > bt_inline_cell_max(pg->page_size))
-        return 0;
-    uint8_t *page;
-    int rc = pg->ops->owned(pg->ctx, tree->append_leaf, &page);
-    if (rc) {
-        tree->append_leaf = 0;
-        return rc == CD_ENOTFOUND ? 0 : rc;
-    }
-    unsigned n = cd_page_n(page);
-    cd_leaf_cell last;
-    if (cd_page_type(page) != CD_PAGE_LEAF || n == 0) {
-        tree->append_leaf = 0;
-    } else {
-        cd_leaf_cell_get(page, n - 1, &last);
-        if (cd_key_cmp(key, klen, last.key, last.klen) <= 0) {
-            tree->append_leaf = 0;
-        } else {
-            uint8_t *dst = cd_page_cell_alloc(page, pg->page_size, n, len);
-            if (dst) { /* else full: the descent splits it */
-                cd_leaf_cell_write(dst, key, klen, val, vlen, 0);
-                *done = 1;
-            }
-        }
-    }
-    pg->ops->unpin(pg->ctx, page);
-    return 0;
-}
-
 int bt_append_run(const bt_pager *pg, bt_tree *tree, const bt_kv *kv, uint32_t n,
                   uint32_t *placed) {
     *placed = 0;
@@ -217,10 +180,11 @@ int bt_put(const bt_pager *pager, bt_tree *tree, const void *key, uint32_t klen,
     int rc = put_args(pager, tree, key, klen, val, vlen, flags);
     if (rc)
         return rc;
-    if (tree->append_leaf && pager->ops->owned) {
-        int done;
-        rc = put_appended(pager, tree, key, klen, val, vlen, &done);
-        if (rc || done)
+    if (tree->append_leaf) { /* past the last key of the last leaf: no descent */
+        bt_kv one = {key, val, klen, vlen};
+        uint32_t placed;
+        rc = bt_append_run(pager, tree, &one, 1, &placed);
+        if (rc || placed)
             return rc;
     }
     bt_wctx w = {.pg = pager, .tree = tree};
