@@ -418,7 +418,6 @@ static int put_many_undo(en_txn *t, const isle_coll *c, const uint8_t *objs, siz
 typedef struct put_run {
     en_kv kv[RUN_OBJECTS];
     uint8_t keys[RUN_OBJECTS][CD_KEY_ID_SIZE];
-    uint32_t off[RUN_OBJECTS];
     uint32_t n, used;
     size_t first;
     uint8_t buf[RUN_BYTES];
@@ -436,8 +435,8 @@ static void run_add(put_run *r, size_t i, int64_t id, const uint8_t *rec, size_t
         r->first = i;
     cd_key_id_encode(r->keys[r->n], id);
     memcpy(r->buf + r->used, rec, len);
-    r->kv[r->n] = (en_kv){.key = r->keys[r->n], .klen = CD_KEY_ID_SIZE, .vlen = (uint32_t)len};
-    r->off[r->n++] = r->used;
+    r->kv[r->n] = (en_kv){r->keys[r->n], r->buf + r->used, CD_KEY_ID_SIZE, (uint32_t)len};
+    r->n++;
     r->used += (uint32_t)len;
 }
 
@@ -445,8 +444,6 @@ static void run_add(put_run *r, size_t i, int64_t id, const uint8_t *rec, size_t
 static int run_flush(en_txn *t, const isle_coll *c, put_run *r, co_state *st, size_t *failed) {
     if (r->n == 0)
         return 0;
-    for (uint32_t i = 0; i < r->n; i++)
-        r->kv[i].val = r->buf + r->off[i];
     uint32_t done;
     int rc = en_put_run(t, c->objects, r->kv, r->n, &done);
     st->count += done;

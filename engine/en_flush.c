@@ -65,11 +65,8 @@ struct en_flusher {
 static int run_write(en_flusher *f, flush_run *r) {
     en_db *db = f->db;
     uint32_t P = db->page_size;
-    for (uint32_t i = 0; i < r->n; i++) {
-        uint8_t *page = r->pages + (size_t)i * P;
-        cd_page_set_txn(page, r->txn);
-        cd_page_seal(page, P);
-    }
+    for (uint32_t i = 0; i < r->n; i++)
+        en_page_seal(r->pages + (size_t)i * P, P, r->txn);
     int rc = os_write(db->file, (uint64_t)r->pgno * P, r->pages, (size_t)r->n * P);
     if (rc == 0 && r->wb_len)
         os_writeback(db->file, r->wb_off, r->wb_len);

@@ -273,6 +273,13 @@ typedef struct en_pending {
 
 typedef struct en_flusher en_flusher; /* en_flush.c */
 
+/* Stamps a page written by transaction txn and sets its checksum: the
+ * last step before it leaves for the log or the main file. */
+static inline void en_page_seal(uint8_t *page, uint32_t page_size, uint64_t txn) {
+    cd_page_set_txn(page, txn);
+    cd_page_seal(page, page_size);
+}
+
 struct isle_db {
     os_vfs *vfs;
     os_file *file;

@@ -260,10 +260,6 @@ static int dirty_release_reserve(en_txn *t, const en_buf *b) {
     return b->pins ? live_reserve(t) : 0;
 }
 
-static void seal(const en_txn *t, en_buf *b) {
-    cd_page_set_txn(b->page, t->st.txn);
-    cd_page_seal(b->page, t->db->page_size);
-}
 
 /*
  * Notes that [off, off + len) of the main file was written and returns the
@@ -294,7 +290,7 @@ static int write_direct(en_txn *t, en_buf *b) {
     int rc = en_flush_wait(db, 1);
     if (rc)
         return rc;
-    seal(t, b);
+    en_page_seal(b->page, db->page_size, t->st.txn);
     en_map_invalidate(db, b->pgno); /* never read there yet: only for form */
     uint64_t off = (uint64_t)b->pgno * P, hint = 0;
     if ((rc = os_write(db->file, off, b->page, P)) != 0)
@@ -319,7 +315,7 @@ static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
         return rc;
     for (uint32_t i = 0; i < n; i++) {
         ISLE_ASSERT(bufs[i]->pgno == bufs[0]->pgno + i && bufs[i]->pgno >= t->base_pages);
-        en_map_invalidate(db, bufs[i]->pgno);
+        en_map_invalidate(db, bufs[i]->pgno); /* never read there yet: only for form */
         memcpy(slot + (size_t)i * P, bufs[i]->page, P);
     }
     uint64_t hint = 0, len = writeback_note(t, (uint64_t)bufs[0]->pgno * P, (uint64_t)n * P, &hint);
@@ -435,7 +431,7 @@ static int maybe_spill(en_txn *t) {
             if (b->pgno >= t->base_pages) {
                 rc = write_direct(t, b);
             } else {
-                seal(t, b);
+                en_page_seal(b->page, db->page_size, t->st.txn);
                 rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
                 if (rc)
                     rc = en_fail(rc, "spilling page %u to the log", b->pgno);

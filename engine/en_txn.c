@@ -393,8 +393,7 @@ static void group_take(en_txn *t) {
     for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
         for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
             next = b->next;
-            cd_page_set_txn(b->page, t->st.txn);
-            cd_page_seal(b->page, db->page_size);
+            en_page_seal(b->page, db->page_size, t->st.txn);
             b->pins = 0;
             b->group = 1;
             en_dirty_add(g, b);
