@@ -117,11 +117,18 @@ typedef struct co_type {
      * (byte), nstr strings (char *), nstrv strings (isle_str); rest, the
      * others, read one by one.  Older
      * records, and every record on a big-endian host, read field by field.
+     * Within the 8-byte ops the last n8_double are doubles, within the
+     * 4-byte ones the last n4_float floats: the fast encoding
+     * (isle_coll_rec.c) stores the copied scalars by the same ops, then
+     * the fields of enc_rest (the others, in field order, as variable
+     * items must be written) one by one.
      */
     const co_op *ops;
-    uint16_t n8, n4, n1, nstr, nstrv;
+    uint16_t n8, n4, n1, nstr, nstrv, n8_double, n4_float;
     const co_field **rest;
     uint32_t nrest;
+    const co_field **enc_rest;
+    uint32_t n_enc_rest;
     /* A type whose bound fields are scalars, strings, lists of strings
      * and embedded objects of such types is encoded without the writer,
      * from this copy of cd_record_head (isle_coll_rec.c); NULL for the

@@ -582,8 +582,27 @@ static int fast_record(co_enc *e, const co_type *t, const uint8_t *obj, size_t *
     uint8_t *slots = e->buf + base + CD_RECORD_HDR_SIZE;
     memcpy(e->buf + base, t->enc_head, head);
     *at = base + head;
-    for (uint32_t i = 0; i < t->nfields; i++) {
-        const co_field *f = &t->fields[i];
+    /* The copied scalars by the decode plan's ops (coll_int.h), kind by
+     * kind, so no branch on a field's kind. */
+    const co_op *op = t->ops, *end = op + t->n8 - t->n8_double;
+    for (; op < end; op++)
+        cd_put64(slots + op->slot, (uint64_t)load_int(obj + op->offset, 8));
+    for (end += t->n8_double; op < end; op++) {
+        double v;
+        memcpy(&v, obj + op->offset, 8);
+        cd_put64(slots + op->slot, cd_f64_bits(v));
+    }
+    for (end += t->n4 - t->n4_float; op < end; op++)
+        cd_put32(slots + op->slot, (uint32_t)load_int(obj + op->offset, 4));
+    for (end += t->n4_float; op < end; op++) {
+        float v;
+        memcpy(&v, obj + op->offset, 4);
+        cd_put32(slots + op->slot, cd_f32_bits(v));
+    }
+    for (end += t->n1; op < end; op++)
+        slots[op->slot] = obj[op->offset];
+    for (uint32_t i = 0; i < t->n_enc_rest; i++) {
+        const co_field *f = t->enc_rest[i];
         const uint8_t *p = obj + f->offset;
         uint8_t *slot = slots + f->slot;
         const char *s;

@@ -632,28 +632,29 @@ int co_stored_layout(const co_stored *st, isle_arena *a, cd_schema **out) {
     return 0;
 }
 
-/* How a field reads in a decode plan: bytes copied (8, 4 or 1), a string
- * (PLAN_STRING as char *, PLAN_STRV as isle_str), or field by field (0).
- * Copies need the host to be little-endian, as the stored slots are. */
-#define PLAN_STRING 2
-#define PLAN_STRV 3
+/* How a field reads in a decode plan: 8 bytes copied (PLAN_I64 an int or
+ * datetime, PLAN_F64 a double), 4 (PLAN_I32 a short, PLAN_F32 a float),
+ * 1 (PLAN_I8 a byte), a string (PLAN_STRING as char *, PLAN_STRV as
+ * isle_str), or field by field (PLAN_REST).  Copies need the host to be
+ * little-endian, as the stored slots are. */
+enum { PLAN_I64, PLAN_F64, PLAN_I32, PLAN_F32, PLAN_I8, PLAN_STRING, PLAN_STRV, PLAN_REST };
 static unsigned plan_kind(const co_field *f) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (f->list || f->offset > UINT32_MAX)
-        return 0;
+        return PLAN_REST;
     switch (f->kind) {
-    case K_INT:
-    case K_DOUBLE: return 8;
-    case K_SHORT:
-    case K_FLOAT: return 4;
-    case K_BYTE: return 1;
+    case K_INT: return PLAN_I64;
+    case K_DOUBLE: return PLAN_F64;
+    case K_SHORT: return PLAN_I32;
+    case K_FLOAT: return PLAN_F32;
+    case K_BYTE: return PLAN_I8;
     case K_STRING: return PLAN_STRING;
     case K_STRV: return PLAN_STRV;
-    default: return 0;
+    default: return PLAN_REST;
     }
 #else
     (void)f;
-    return 0;
+    return PLAN_REST;
 #endif
 }
 
@@ -688,33 +689,43 @@ static void mark_encoding(co_type *types, uint32_t n) {
     }
 }
 
-/* Builds t's decode plan (co_type in coll_int.h), and its encoding head. */
+/* Builds t's decode plan and encoding plan (co_type in coll_int.h), and
+ * its encoding head. */
 static int plan_type(co_type *t, isle_arena *a) {
-    static const unsigned order[] = {8, 4, 1, PLAN_STRING, PLAN_STRV, 0}; /* ops, rest */
     co_op *ops = co_alloc(a, (t->nfields + 1) * sizeof *ops, _Alignof(co_op));
     const co_field **rest = co_alloc(a, (t->nfields + 1) * sizeof *rest, _Alignof(co_field *));
-    if (!ops || !rest)
+    const co_field **enc_rest =
+        co_alloc(a, (t->nfields + 1) * sizeof *enc_rest, _Alignof(co_field *));
+    if (!ops || !rest || !enc_rest)
         return en_fail(ISLE_ENOMEM, "out of memory");
-    uint32_t nops = 0, count[5] = {0};
-    for (unsigned k = 0; k < 6; k++)
+    uint32_t nops = 0, count[PLAN_REST] = {0};
+    for (unsigned k = 0; k <= PLAN_REST; k++)
         for (uint32_t i = 0; i < t->nfields; i++) {
             const co_field *f = &t->fields[i];
-            if (plan_kind(f) != order[k])
+            if (plan_kind(f) != k)
                 continue;
-            if (order[k] == 0) {
+            if (k == PLAN_REST) {
                 rest[t->nrest++] = f;
             } else {
                 ops[nops++] = (co_op){.offset = (uint32_t)f->offset, .slot = f->slot};
                 count[k]++;
             }
         }
+    /* Encoding writes variable items in field order: every field but the
+     * copied scalars, one by one. */
+    for (uint32_t i = 0; i < t->nfields; i++)
+        if (plan_kind(&t->fields[i]) >= PLAN_STRING)
+            enc_rest[t->n_enc_rest++] = &t->fields[i];
     t->ops = ops;
     t->rest = rest;
-    t->n8 = (uint16_t)count[0];
-    t->n4 = (uint16_t)count[1];
-    t->n1 = (uint16_t)count[2];
-    t->nstr = (uint16_t)count[3];
-    t->nstrv = (uint16_t)count[4];
+    t->enc_rest = enc_rest;
+    t->n8 = (uint16_t)(count[PLAN_I64] + count[PLAN_F64]);
+    t->n8_double = (uint16_t)count[PLAN_F64];
+    t->n4 = (uint16_t)(count[PLAN_I32] + count[PLAN_F32]);
+    t->n4_float = (uint16_t)count[PLAN_F32];
+    t->n1 = (uint16_t)count[PLAN_I8];
+    t->nstr = (uint16_t)count[PLAN_STRING];
+    t->nstrv = (uint16_t)count[PLAN_STRV];
     return plan_encode(t, a);
 }
 
