@@ -14,6 +14,7 @@
  * log is reset only after the meta is.  Uses wal/, os/, codec/.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "en_int.h"
 
@@ -39,14 +40,51 @@ int en_meta_write(en_db *db, const en_state *st) {
     return 0;
 }
 
-/* Copies frames 1..max_frame into the main file and syncs it. */
+/*
+ * The checkpoint writes runs of consecutive pages with one write each, up
+ * to this many bytes.  Measured on ext4 (2-vCPU KVM guest, Linux 6.18):
+ * writing 94 MiB to a new file took 100-110 ms in 4 KiB writes and 27-31
+ * ms in 128 KiB ones, and its fdatasync 80-107 against 47-49 ms: the page
+ * cache then holds the data in large folios, not a folio per page.
+ */
+#define CKPT_RUN_BYTES ((size_t)256 << 10)
+
+typedef struct ckpt_run {
+    uint8_t *buf;  /* room for max pages */
+    uint32_t max;  /* pages per run */
+    uint32_t first; /* page number of buf's first page */
+    uint32_t n;    /* pages in buf */
+    en_wbrange wb; /* handed to the device as it goes, like a load's pages */
+} ckpt_run;
+
+/* Writes the run to its place in the main file; the cache's images of the
+ * main file's old pages there leave after the write (a reader may have
+ * cached one until then). */
+static int run_write(en_db *db, ckpt_run *r) {
+    if (r->n == 0)
+        return 0;
+    uint64_t off = (uint64_t)r->first * db->page_size, len = (uint64_t)r->n * db->page_size;
+    int rc = os_write(db->file, off, r->buf, len);
+    uint64_t hint = 0, wb = rc ? 0 : en_writeback_note(db, &r->wb, off, len, &hint);
+    if (wb)
+        os_writeback(db->file, hint, wb);
+    for (uint32_t i = 0; db->cache && i < r->n; i++)
+        en_cache_forget(db, db->cache, r->first + i, 0);
+    r->n = 0;
+    return rc ? en_latch(db, rc, "checkpoint: writing the main file") : 0;
+}
+
+/* Copies frames 1..max_frame into the main file and syncs it.  The log's
+ * iterator yields one frame a page, in page order, so pages that follow
+ * one another in the file are gathered into runs. */
 static int copy_frames(en_db *db, uint64_t max_frame) {
+    uint32_t P = db->page_size;
     wal_ckpt *it;
-    uint8_t *page = NULL;
+    ckpt_run r = {.max = CKPT_RUN_BYTES > P ? (uint32_t)(CKPT_RUN_BYTES / P) : 1};
     int rc = wal_checkpoint_begin(db->wal, max_frame, &it);
     if (rc)
         return en_fail(rc, "starting a checkpoint");
-    if (posix_memalign((void **)&page, 64, db->page_size) != 0) {
+    if (posix_memalign((void **)&r.buf, 64, (size_t)r.max * P) != 0) {
         wal_checkpoint_end(it);
         return en_fail(CD_ENOMEM, "out of memory for a checkpoint");
     }
@@ -55,24 +93,28 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
         cd_diag d = {0};
         if (ref.frame <= db->ckpt_frame)
             continue; /* copied by an earlier checkpoint of this generation */
+        if (r.n && (r.n == r.max || ref.pgno != r.first + r.n) && (rc = run_write(db, &r)) != 0)
+            break;
+        if (r.n == 0)
+            r.first = ref.pgno;
+        uint8_t *slot = r.buf + (size_t)r.n * P;
         /* The cache's image of the frame, verified when it was read (or
          * the writer's own): none to read back, nor a delta's chain. */
         const uint8_t *img = db->cache ? en_cache_get(db->cache, ref.pgno, ref.frame) : NULL;
-        if (!img && (rc = wal_read_page(db->wal, &ref, page, NULL, &d)) != 0) {
+        if (img) {
+            memcpy(slot, img, P);
+        } else if ((rc = wal_read_page(db->wal, &ref, slot, NULL, &d)) != 0) {
             rc = en_fail(rc, "checkpoint: reading page %u from the log: %s", ref.pgno,
                          d.what ? d.what : en_code_name(rc));
             break;
         }
         en_map_invalidate(db, ref.pgno); /* before its bytes change */
-        rc = os_write(db->file, (uint64_t)ref.pgno * db->page_size, img ? img : page,
-                      db->page_size);
-        if (db->cache) /* the main file's image of this page changes */
-            en_cache_forget(db, db->cache, ref.pgno, 0);
-        if (rc)
-            rc = en_latch(db, rc, "checkpoint: writing the main file");
+        r.n++;
     }
+    if (rc == 0)
+        rc = run_write(db, &r);
     wal_checkpoint_end(it);
-    free(page);
+    free(r.buf);
     uint64_t size = 0, want = (uint64_t)db->state.page_count * db->page_size;
     if (rc == 0 && (rc = os_size(db->file, &size)) == 0 && size < want)
         rc = os_truncate(db->file, want); /* pages never written read as holes */

@@ -135,6 +135,8 @@ static int read_meta(en_db *db) {
 static int open_log(en_db *db) {
     wal_options wo;
     wal_options_init(&wo, db->page_size);
+    if (db->opt.sync == EN_SYNC_NORMAL)
+        wo.writeback_bytes = EN_WRITEBACK_BYTES;
     wal_recovery rec;
     cd_diag d = {0};
     int rc = wal_open(db->vfs, db->wal_path, &wo, &db->wal, &rec, &d);

@@ -111,6 +111,10 @@ typedef struct en_buf {
  * 1, 4 and 16 MiB did alike; 128 KiB ranges stalled the writer on the
  * device's queue. */
 #define EN_WRITEBACK_BYTES ((uint64_t)1 << 20)
+/* The range of the main file written since the last writeback hint. */
+typedef struct en_wbrange {
+    uint64_t lo, hi;
+} en_wbrange;
 #define EN_BUF_HDR 64u
 _Static_assert(sizeof(en_buf) <= EN_BUF_HDR, "buffer header fits");
 #define EN_BUF_OF(page) ((en_buf *)((uint8_t *)(page) - EN_BUF_HDR))
@@ -250,8 +254,7 @@ struct isle_txn {
     /* pages an append split filled, to write behind (en_pager.c) */
     uint32_t behind[EN_BEHIND_PAGES];
     uint32_t nbehind;
-    uint64_t wb_lo, wb_hi;  /* the range of the main file written since the
-                               last writeback hint (en_pager.c) */
+    en_wbrange wb;          /* main-file writes since the last hint */
 };
 
 struct isle_cursor {
@@ -436,6 +439,11 @@ void en_pager_release_all(en_txn *t);
 /* At the commit of a transaction that spilled: its pages past base_pages
  * to the main file, synced (en_pager.c). */
 int en_pager_commit_direct(en_txn *t);
+/* Notes that [off, off + len) of the main file was written; returns the
+ * length of the range to hand to the device now (os_writeback from *hint),
+ * or 0 (en_pager.c). */
+uint64_t en_writeback_note(const en_db *db, en_wbrange *w, uint64_t off, uint64_t len,
+                           uint64_t *hint);
 
 /* en_flush.c: the thread that writes a load's full pages behind it.  The
  * write lock's holder takes a slot of EN_BEHIND_PAGES pages (waiting while

@@ -262,23 +262,22 @@ static int dirty_release_reserve(en_txn *t, const en_buf *b) {
 
 
 /*
- * Notes that [off, off + len) of the main file was written and returns the
- * length of the range to hand to the device now (os_writeback from *hint),
- * or 0.  The commit syncs the main file: once ascending writes make a
- * range of EN_WRITEBACK_BYTES, the device can start on it.  A write before
- * the range's end or far past it starts a new range (scattered pages wait
- * for the sync); short gaps (the branch pages a load leaves in memory
- * between its leaves) stay inside.
+ * The commit (or checkpoint) syncs the main file: once ascending writes
+ * make a range of EN_WRITEBACK_BYTES, the device can start on it.  A write
+ * before the range's end or far past it starts a new range (scattered
+ * pages wait for the sync); short gaps (the branch pages a load leaves in
+ * memory between its leaves) stay inside.
  */
-static uint64_t writeback_note(en_txn *t, uint64_t off, uint64_t len, uint64_t *hint) {
-    if (off < t->wb_hi || off - t->wb_hi >= EN_WRITEBACK_BYTES)
-        t->wb_lo = off;
-    t->wb_hi = off + len;
-    if (t->wb_hi - t->wb_lo < EN_WRITEBACK_BYTES || t->db->opt.sync == EN_SYNC_OFF)
+uint64_t en_writeback_note(const en_db *db, en_wbrange *w, uint64_t off, uint64_t len,
+                           uint64_t *hint) {
+    if (off < w->hi || off - w->hi >= EN_WRITEBACK_BYTES)
+        w->lo = off;
+    w->hi = off + len;
+    if (w->hi - w->lo < EN_WRITEBACK_BYTES || db->opt.sync == EN_SYNC_OFF)
         return 0;
-    *hint = t->wb_lo;
-    t->wb_lo = t->wb_hi;
-    return t->wb_hi - *hint;
+    *hint = w->lo;
+    w->lo = w->hi;
+    return w->hi - *hint;
 }
 
 /* Writes dirty page b, past the transaction's base_pages, sealed, to its
@@ -297,7 +296,7 @@ static int write_direct(en_txn *t, en_buf *b) {
         return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
                        os_file_error(db->file));
     db->n_direct++;
-    uint64_t len = writeback_note(t, off, P, &hint);
+    uint64_t len = en_writeback_note(db, &t->wb, off, P, &hint);
     if (len)
         os_writeback(db->file, hint, len);
     return 0;
@@ -318,7 +317,8 @@ static int write_run(en_txn *t, en_buf *const *bufs, uint32_t n) {
         en_map_invalidate(db, bufs[i]->pgno); /* never read there yet: only for form */
         memcpy(slot + (size_t)i * P, bufs[i]->page, P);
     }
-    uint64_t hint = 0, len = writeback_note(t, (uint64_t)bufs[0]->pgno * P, (uint64_t)n * P, &hint);
+    uint64_t hint = 0, len = en_writeback_note(db, &t->wb, (uint64_t)bufs[0]->pgno * P,
+                                                   (uint64_t)n * P, &hint);
     en_flush_submit(db, bufs[0]->pgno, n, t->st.txn, hint, len);
     db->n_direct += n;
     return 0;
@@ -846,5 +846,5 @@ void en_pager_release_all(en_txn *t) {
     if (t->write) /* a failure there failed the transaction already */
         en_flush_wait(t->db, 0);
     t->nbehind = 0;
-    t->wb_lo = t->wb_hi = 0;
+    t->wb = (en_wbrange){0};
 }

@@ -214,6 +214,9 @@ typedef struct wal_options {
     int compress_level;        /* 0: store pages raw; 1..19: zstd level */
     size_t write_buffer_bytes; /* frames are written in pieces this big */
     uint64_t reset_keep_bytes; /* wal_reset truncates a larger file */
+    uint64_t writeback_bytes;  /* 0, or hand each this many bytes written
+                                  to the device at once (os_writeback), so
+                                  that a later wal_sync finds them written */
 } wal_options;
 
 /*

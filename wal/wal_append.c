@@ -57,8 +57,17 @@ static int flush(wal *w) {
         return rc;
     w->stats.writes++;
     w->stats.write_bytes += w->wbuf_len;
+    if (w->wb_from > w->wbuf_off) /* an abort or a reset went back */
+        w->wb_from = w->wbuf_off;
     w->wbuf_off += w->wbuf_len;
     w->wbuf_len = 0;
+    /* Between syncs (NORMAL) the device may start on what is written, so
+     * that the checkpoint's sync finds it done: a 64 MiB log took 56-72
+     * ms to sync at the checkpoint without this. */
+    if (w->opt.writeback_bytes && w->wbuf_off - w->wb_from >= w->opt.writeback_bytes) {
+        os_writeback(w->file, w->wb_from, w->wbuf_off - w->wb_from);
+        w->wb_from = w->wbuf_off;
+    }
     return 0;
 }
 

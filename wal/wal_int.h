@@ -127,6 +127,8 @@ struct wal {
     size_t wbuf_cap;
     size_t wbuf_len;
     uint64_t wbuf_off;     /* file offset of wbuf[0] */
+    uint64_t wb_from;      /* written bytes from here on await a writeback
+                              hint (opt.writeback_bytes) */
     uint64_t commit_end;   /* end of the last commit record */
     uint64_t chain;        /* own checksum of the last frame appended */
     uint64_t commit_chain; /* ... of the last commit record */

@@ -13,6 +13,7 @@ void wal_options_init(wal_options *opt, uint32_t page_size) {
     opt->compress_level = WAL_DEFAULT_COMPRESS_LEVEL;
     opt->write_buffer_bytes = WAL_DEFAULT_WRITE_BUFFER;
     opt->reset_keep_bytes = WAL_DEFAULT_RESET_KEEP;
+    opt->writeback_bytes = 0;
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "en.h"
+#include "en_int.h" /* EN_WRITEBACK_BYTES */
 #include "en_tutil.h"
 #include "testvfs.h"
 
@@ -95,5 +96,135 @@ Test(ckpt, the_open_after_a_crash_writes_no_page) {
     cr_assert_eq(tu_compare(db, &m, why, sizeof why), 0, "after the checkpoint: %s", why);
     cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
     cr_assert_eq(en_close(db), 0, "%s", en_errmsg());
+    testvfs_free(t);
+}
+
+/* ---- the checkpoint's writes ---------------------------------------------- */
+
+#define RUN_KEYS 12000u /* ~2.6 MB of cells: ~650 leaves, past the 1 MiB hint */
+#define RUN_VLEN 200u
+
+static void run_value(unsigned k, uint8_t *v) {
+    for (unsigned i = 0; i < RUN_VLEN; i++)
+        v[i] = (uint8_t)(k * 13u + i);
+}
+
+/* Puts keys [*from, *from + 100) in ascending order: a few pages, which
+ * the cache of load_batches holds (no spill to the main file). */
+static int put_batch(en_txn *txn, void *p) {
+    unsigned from = *(unsigned *)p;
+    en_tree t;
+    char key[16];
+    uint8_t v[RUN_VLEN];
+    int rc = en_tree_open(txn, "r", EN_TREE_CREATE, &t);
+    for (unsigned k = from; rc == 0 && k < from + 100; k++) {
+        run_value(k, v);
+        rc = en_put(txn, t, key, (uint32_t)snprintf(key, sizeof key, "r%06u", k), v, RUN_VLEN, 0);
+    }
+    return rc;
+}
+
+static void expect_run_keys(en_db *db) {
+    en_txn *txn;
+    en_tree t;
+    char key[16];
+    uint8_t want[RUN_VLEN];
+    cr_assert_eq(en_read_begin(db, &txn), 0, "%s", en_errmsg());
+    cr_assert_eq(en_tree_open(txn, "r", 0, &t), 0, "%s", en_errmsg());
+    for (unsigned k = 0; k < RUN_KEYS; k++) {
+        en_val v;
+        cr_assert_eq(en_get(txn, t, key, (uint32_t)snprintf(key, sizeof key, "r%06u", k), &v),
+                     0, "key %u: %s", k, en_errmsg());
+        run_value(k, want);
+        cr_assert(v.len == RUN_VLEN && memcmp(v.data, want, RUN_VLEN) == 0, "key %u differs", k);
+        en_val_release(txn, &v);
+    }
+    en_txn_end(txn);
+}
+
+/* Loads RUN_KEYS keys in ascending batches into a new database whose
+ * checkpoints wait for en_checkpoint; a cache of 16 pages, so that the
+ * checkpoint reads most images back from the log. */
+static en_db *load_batches(testvfs *t, enum en_sync sync) {
+    en_options opt = {.page_size = 4096, .sync = sync, .create = 1,
+                      .checkpoint_bytes = 1ull << 40, .cache_bytes = 16 * 4096,
+                      .vfs = testvfs_vfs(t)};
+    en_db *db;
+    cr_assert_eq(en_open("/r.isle", &opt, &db), 0, "%s", en_errmsg());
+    for (unsigned from = 0; from < RUN_KEYS; from += 100)
+        cr_assert_eq(en_write_sync(db, put_batch, &from), 0, "%s", en_errmsg());
+    return db;
+}
+
+/* Pages that follow one another in the file go to it in one write each
+ * run, and the device is told to start on them before the sync; under
+ * NORMAL the log's writes were handed to the device as they went. */
+Test(ckpt, copies_runs_of_pages_and_hands_them_to_the_device) {
+    testvfs *t = testvfs_new(23);
+    en_db *db = load_batches(t, EN_SYNC_NORMAL);
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    uint64_t pages = st.log_bytes / 4096;
+    cr_assert_gt(pages, 600, "only %llu pages in the log", (unsigned long long)pages);
+    cr_assert_geq(testvfs_count(t, TESTVFS_WRITEBACK), (pages * 4096 >> 20) / 2,
+                  "%llu log hints for %llu pages",
+                  (unsigned long long)testvfs_count(t, TESTVFS_WRITEBACK),
+                  (unsigned long long)pages);
+    uint64_t w0 = testvfs_count(t, TESTVFS_WRITE), h0 = testvfs_count(t, TESTVFS_WRITEBACK);
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    uint64_t writes = testvfs_count(t, TESTVFS_WRITE) - w0;
+    uint64_t hints = testvfs_count(t, TESTVFS_WRITEBACK) - h0;
+    /* Freed and reused pages break the runs now and then; a write a page
+     * would be ~pages writes. */
+    cr_assert_lt(writes, pages / 8, "%llu writes for %llu pages", (unsigned long long)writes,
+                 (unsigned long long)pages);
+    cr_assert_geq(hints, 1, "no hint for %llu pages", (unsigned long long)pages);
+    cr_assert_leq(hints, pages * 4096 / EN_WRITEBACK_BYTES, "%llu hints",
+                  (unsigned long long)hints);
+    cr_assert_eq(en_stat(db, &st), 0);
+    cr_assert_leq(st.log_bytes, 1024, "the checkpoint left %llu log bytes",
+                  (unsigned long long)st.log_bytes); /* the header */
+    expect_run_keys(db);
+    /* All of it is in the main file: a power loss now loses nothing. */
+    testvfs_crash(t, TESTVFS_DROP);
+    en_close(db);
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .vfs = testvfs_vfs(t)};
+    cr_assert_eq(en_open("/r.isle", &opt, &db), 0, "%s", en_errmsg());
+    expect_run_keys(db);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* FULL syncs the log at every commit: no hints for it. */
+Test(ckpt, a_log_synced_at_every_commit_gets_no_hints) {
+    testvfs *t = testvfs_new(24);
+    en_db *db = load_batches(t, EN_SYNC_FULL);
+    cr_assert_eq(testvfs_count(t, TESTVFS_WRITEBACK), 0, "%llu hints",
+                 (unsigned long long)testvfs_count(t, TESTVFS_WRITEBACK));
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* A run's write fails half way through the copy: the checkpoint fails
+ * and latches the handle, and a power loss then loses no commit (the log
+ * was synced before the main file was touched). */
+Test(ckpt, a_failed_run_write_loses_nothing) {
+    testvfs *t = testvfs_new(25);
+    en_db *db = load_batches(t, EN_SYNC_NORMAL);
+    testvfs_fail(t, TESTVFS_WRITE, 3, CD_EIO, 0);
+    cr_assert_eq(en_checkpoint(db), CD_EIO, "%s", en_errmsg());
+    testvfs_fail_clear(t);
+    unsigned from = RUN_KEYS;
+    cr_assert_neq(en_write_sync(db, put_batch, &from), 0, "a write after a failed checkpoint");
+    testvfs_crash(t, TESTVFS_TORN);
+    en_close(db);
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .vfs = testvfs_vfs(t)};
+    cr_assert_eq(en_open("/r.isle", &opt, &db), 0, "%s", en_errmsg());
+    expect_run_keys(db);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    expect_run_keys(db);
+    cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
