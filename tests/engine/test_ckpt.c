@@ -156,6 +156,18 @@ static en_db *load_batches(testvfs *t, enum en_sync sync) {
     return db;
 }
 
+/* Power loss (mode), then reopen: every key is there and the file checks;
+ * returns the reopened handle. */
+static en_db *crash_and_expect(testvfs *t, en_db *db, enum testvfs_crash_mode mode) {
+    testvfs_crash(t, mode);
+    en_close(db);
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .vfs = testvfs_vfs(t)};
+    cr_assert_eq(en_open("/r.isle", &opt, &db), 0, "%s", en_errmsg());
+    expect_run_keys(db);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    return db;
+}
+
 /* Pages that follow one another in the file go to it in one write each
  * run, and the device is told to start on them before the sync; under
  * NORMAL the log's writes were handed to the device as they went. */
@@ -186,12 +198,7 @@ Test(ckpt, copies_runs_of_pages_and_hands_them_to_the_device) {
                   (unsigned long long)st.log_bytes); /* the header */
     expect_run_keys(db);
     /* All of it is in the main file: a power loss now loses nothing. */
-    testvfs_crash(t, TESTVFS_DROP);
-    en_close(db);
-    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .vfs = testvfs_vfs(t)};
-    cr_assert_eq(en_open("/r.isle", &opt, &db), 0, "%s", en_errmsg());
-    expect_run_keys(db);
-    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    db = crash_and_expect(t, db, TESTVFS_DROP);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
@@ -217,12 +224,7 @@ Test(ckpt, a_failed_run_write_loses_nothing) {
     testvfs_fail_clear(t);
     unsigned from = RUN_KEYS;
     cr_assert_neq(en_write_sync(db, put_batch, &from), 0, "a write after a failed checkpoint");
-    testvfs_crash(t, TESTVFS_TORN);
-    en_close(db);
-    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .vfs = testvfs_vfs(t)};
-    cr_assert_eq(en_open("/r.isle", &opt, &db), 0, "%s", en_errmsg());
-    expect_run_keys(db);
-    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    db = crash_and_expect(t, db, TESTVFS_TORN);
     cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
     expect_run_keys(db);
     cr_assert_eq(en_close(db), 0);
