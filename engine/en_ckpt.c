@@ -65,9 +65,8 @@ static int run_write(en_db *db, ckpt_run *r) {
         return 0;
     uint64_t off = (uint64_t)r->first * db->page_size, len = (uint64_t)r->n * db->page_size;
     int rc = os_write(db->file, off, r->buf, len);
-    uint64_t hint = 0, wb = rc ? 0 : en_writeback_note(db, &r->wb, off, len, &hint);
-    if (wb)
-        os_writeback(db->file, hint, wb);
+    if (rc == 0)
+        en_writeback_now(db, &r->wb, off, len);
     for (uint32_t i = 0; db->cache && i < r->n; i++)
         en_cache_forget(db, db->cache, r->first + i, 0);
     r->n = 0;

@@ -444,6 +444,8 @@ int en_pager_commit_direct(en_txn *t);
  * or 0 (en_pager.c). */
 uint64_t en_writeback_note(const en_db *db, en_wbrange *w, uint64_t off, uint64_t len,
                            uint64_t *hint);
+/* en_writeback_note, then the hint it returns, from this thread. */
+void en_writeback_now(const en_db *db, en_wbrange *w, uint64_t off, uint64_t len);
 
 /* en_flush.c: the thread that writes a load's full pages behind it.  The
  * write lock's holder takes a slot of EN_BEHIND_PAGES pages (waiting while

@@ -280,6 +280,12 @@ uint64_t en_writeback_note(const en_db *db, en_wbrange *w, uint64_t off, uint64_
     return w->hi - *hint;
 }
 
+void en_writeback_now(const en_db *db, en_wbrange *w, uint64_t off, uint64_t len) {
+    uint64_t hint = 0, n = en_writeback_note(db, w, off, len, &hint);
+    if (n)
+        os_writeback(db->file, hint, n);
+}
+
 /* Writes dirty page b, past the transaction's base_pages, sealed, to its
  * place in the main file, after the runs in flight (en_flush.c). */
 static int write_direct(en_txn *t, en_buf *b) {
@@ -291,14 +297,12 @@ static int write_direct(en_txn *t, en_buf *b) {
         return rc;
     en_page_seal(b->page, db->page_size, t->st.txn);
     en_map_invalidate(db, b->pgno); /* never read there yet: only for form */
-    uint64_t off = (uint64_t)b->pgno * P, hint = 0;
+    uint64_t off = (uint64_t)b->pgno * P;
     if ((rc = os_write(db->file, off, b->page, P)) != 0)
         return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
                        os_file_error(db->file));
     db->n_direct++;
-    uint64_t len = en_writeback_note(db, &t->wb, off, P, &hint);
-    if (len)
-        os_writeback(db->file, hint, len);
+    en_writeback_now(db, &t->wb, off, P);
     return 0;
 }
 
