@@ -263,6 +263,13 @@ int co_enc_reserve(co_enc *e, size_t cap);
  */
 int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len);
 /*
+ * Encodes the object at obj into buf (cap bytes) by co_encode's fast way
+ * alone: 0 with *len, or -1 when co_encode must do it (a field that way
+ * does not take, input it would refuse, or too little room).  Nothing is
+ * reported.
+ */
+int co_encode_fast(const co_type *t, const void *obj, uint8_t *buf, size_t cap, size_t *len);
+/*
  * Decodes rec into the struct at obj (its bound fields; not the id).
  * Strings are copied into the arena, or with borrow set point into rec
  * itself (each stored string ends with a NUL); lists and embedded objects

@@ -430,14 +430,19 @@ static int run_full(const put_run *r, size_t len) {
     return r->n == RUN_OBJECTS || len > RUN_BYTES - r->used;
 }
 
-static void run_add(put_run *r, size_t i, int64_t id, const uint8_t *rec, size_t len) {
+/* Queues object i, whose record of len bytes is already at buf + used. */
+static void run_take(put_run *r, size_t i, int64_t id, size_t len) {
     if (r->n == 0)
         r->first = i;
     cd_key_id_encode(r->keys[r->n], id);
-    memcpy(r->buf + r->used, rec, len);
     r->kv[r->n] = (en_kv){r->keys[r->n], r->buf + r->used, CD_KEY_ID_SIZE, (uint32_t)len};
     r->n++;
     r->used += (uint32_t)len;
+}
+
+static void run_add(put_run *r, size_t i, int64_t id, const uint8_t *rec, size_t len) {
+    memcpy(r->buf + r->used, rec, len);
+    run_take(r, i, id, len);
 }
 
 /* Puts the run; on a failure *failed is the object that failed. */
@@ -477,6 +482,16 @@ static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
         int known_new, inserted = 0;
         size_t len = 0;
         rc = pick_id(c, st, &id, &known_new);
+        if (rc == 0 && known_new) { /* encoded straight into the run when it can be */
+            if (run->n == RUN_OBJECTS && (rc = run_flush(t, c, run, st, &failed)) != 0)
+                break;
+            size_t room = RUN_BYTES - run->used;
+            if (co_encode_fast(c->root, obj, run->buf + run->used,
+                               room < RUN_RECORD_MAX ? room : RUN_RECORD_MAX, &len) == 0) {
+                run_take(run, i, id, len);
+                continue;
+            }
+        }
         if (rc == 0)
             rc = co_encode(&e, c->root, obj, &len);
         if (rc == 0 && known_new && len <= RUN_RECORD_MAX) {

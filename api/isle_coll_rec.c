@@ -485,7 +485,7 @@ int co_enc_reserve(co_enc *e, size_t cap) { return e->cap >= cap ? 0 : enc_grow(
 /*
  * co_encode's fast way, for a type with an encoding head (co_type.enc_head:
  * scalars, strings, lists of strings and embedded objects of such types):
- * the record written straight into e->buf, byte for byte what the writer
+ * the record written straight into a buffer (fast_out), byte for byte what the writer
  * would write.  Each returns 0, or -1 when the writer must do it: a value
  * it refuses (a string too long or not UTF-8, an isle_str with a NULL ptr
  * and a length, a negative or too long count, objects nested too deep) or
@@ -494,8 +494,13 @@ int co_enc_reserve(co_enc *e, size_t cap) { return e->cap >= cap ? 0 : enc_grow(
  * its first byte, base.
  */
 
+typedef struct fast_out {
+    uint8_t *buf;
+    size_t cap;
+} fast_out;
+
 /* A string item (varint n | n bytes | NUL) at *at; *off gets its offset. */
-static int fast_string(co_enc *e, size_t base, size_t *at, const char *s, size_t n,
+static int fast_string(fast_out *e, size_t base, size_t *at, const char *s, size_t n,
                        uint32_t *off) {
     if (n > ISLE_STRING_LEN_MAX || n > CD_STRING_LEN_MAX ||
         n + 1 + CD_VARINT_MAX > e->cap - *at || (n && !cd_utf8_valid((const uint8_t *)s, n)))
@@ -521,7 +526,7 @@ static int fast_load_string(const co_field *f, const uint8_t *p, const char **s,
 }
 
 /* A list of strings: varint count | count u32 offsets | the items. */
-static int fast_strings(co_enc *e, const co_field *f, const uint8_t *obj, size_t base,
+static int fast_strings(fast_out *e, const co_field *f, const uint8_t *obj, size_t base,
                         size_t *at, uint8_t *slot) {
     const uint8_t *a = load_ptr(obj + f->offset);
     if (!a) /* null: the head's zero offset */
@@ -548,11 +553,11 @@ static int fast_strings(co_enc *e, const co_field *f, const uint8_t *obj, size_t
     return 0;
 }
 
-static int fast_record(co_enc *e, const co_type *t, const uint8_t *obj, size_t *at,
+static int fast_record(fast_out *e, const co_type *t, const uint8_t *obj, size_t *at,
                        unsigned depth);
 
 /* An embedded object: varint n | its record of n bytes. */
-static int fast_object(co_enc *e, const co_field *f, const uint8_t *p, size_t base, size_t *at,
+static int fast_object(fast_out *e, const co_field *f, const uint8_t *p, size_t base, size_t *at,
                        uint8_t *slot, unsigned depth) {
     const uint8_t *sub = f->inline_obj ? p : load_ptr(p);
     if (!sub)
@@ -574,7 +579,7 @@ static int fast_object(co_enc *e, const co_field *f, const uint8_t *p, size_t ba
     return 0;
 }
 
-static int fast_record(co_enc *e, const co_type *t, const uint8_t *obj, size_t *at,
+static int fast_record(fast_out *e, const co_type *t, const uint8_t *obj, size_t *at,
                        unsigned depth) {
     size_t base = *at, head = CD_RECORD_HDR_SIZE + (size_t)t->stored->static_size;
     if (!t->enc_head || head > e->cap - base)
@@ -641,14 +646,20 @@ static int fast_record(co_enc *e, const co_type *t, const uint8_t *obj, size_t *
     return 0;
 }
 
+int co_encode_fast(const co_type *t, const void *obj, uint8_t *buf, size_t cap, size_t *len) {
+    fast_out out = {buf, cap};
+    size_t at = 0;
+    if (!t->enc_head || fast_record(&out, t, obj, &at, 1) != 0 || at > CD_RECORD_SIZE_MAX)
+        return -1;
+    *len = at;
+    return 0;
+}
+
 int co_encode(co_enc *e, const co_type *t, const void *obj, size_t *len) {
     if (!e->buf && enc_grow(e, 4096) != 0) /* a writer without a buffer only counts */
         return ISLE_ENOMEM;
-    size_t at = 0;
-    if (t->enc_head && fast_record(e, t, obj, &at, 1) == 0 && at <= CD_RECORD_SIZE_MAX) {
-        *len = at;
+    if (co_encode_fast(t, obj, e->buf, e->cap, len) == 0)
         return 0;
-    }
     for (int pass = 0;; pass++) {
         enc_err err; /* not zeroed: 256 bytes a put would clear for nothing */
         err.why = NULL;

@@ -86,7 +86,8 @@ typedef struct bt_pager_ops {
      * snapshot can reach it) and returns the new number.  The result is
      * pinned. */
     int (*dirty)(void *ctx, uint32_t pgno, uint32_t *new_pgno, uint8_t **page);
-    /* A new zeroed page, dirty in this transaction, pinned. */
+    /* A new page, dirty in this transaction, pinned; its bytes are not
+     * set: the caller starts it with cd_page_init. */
     int (*alloc)(void *ctx, uint32_t *pgno, uint8_t **page);
     /* Frees pgno (immediately reusable if it was allocated in this
      * transaction).  The btree never frees a page it holds pinned. */

@@ -711,11 +711,7 @@ static int alloc_buf(en_txn *t, uint32_t *pgno, uint8_t **page) {
 }
 
 static int op_alloc(void *ctx, uint32_t *pgno, uint8_t **page) {
-    en_txn *t = ctx;
-    int rc = alloc_buf(t, pgno, page);
-    if (rc == 0)
-        memset(*page, 0, t->db->page_size);
-    return rc;
+    return alloc_buf(ctx, pgno, page); /* the btree starts it (cd_page_init) */
 }
 
 /* pgno pinned, if this transaction holds it writable: dirty, or spilled
