@@ -123,7 +123,8 @@ uint8_t *cd_page_cell_alloc(uint8_t *page, uint32_t size, unsigned idx,
         cd_page_compact(page, size);
     uint32_t off = page_start(page) - cell_len;
     uint8_t *slots = page + CD_PAGE_HDR_SIZE;
-    memmove(slots + 2 * (idx + 1), slots + 2 * idx, 2u * (n - idx));
+    if (idx < n) /* not an append: the later slots move up */
+        memmove(slots + 2 * (idx + 1), slots + 2 * idx, 2u * (n - idx));
     cd_put16(slots + 2 * idx, (uint16_t)off);
     cd_put16(page + CD_PAGE_OFF_N, (uint16_t)(n + 1));
     cd_put32(page + CD_PAGE_OFF_START, off);
