@@ -485,13 +485,13 @@ int co_enc_reserve(co_enc *e, size_t cap) { return e->cap >= cap ? 0 : enc_grow(
 /*
  * co_encode's fast way, for a type with an encoding head (co_type.enc_head:
  * scalars, strings, lists of strings and embedded objects of such types):
- * the record written straight into a buffer (fast_out), byte for byte what the writer
- * would write.  Each returns 0, or -1 when the writer must do it: a value
- * it refuses (a string too long or not UTF-8, an isle_str with a NULL ptr
- * and a length, a negative or too long count, objects nested too deep) or
- * a buffer too short.  The writer then grows the buffer or reports the
- * error.  *at is where the next byte goes; a record's offsets count from
- * its first byte, base.
+ * the record written straight into a buffer (fast_out), byte for byte
+ * what the writer would write.  Each returns 0, or -1 when the writer
+ * must do it: a value it refuses (a string too long or not UTF-8, an
+ * isle_str with a NULL ptr and a length, a negative or too long count,
+ * objects nested too deep) or a buffer too short.  The writer then grows
+ * the buffer or reports the error.  *at is where the next byte goes; a
+ * record's offsets count from its first byte, base.
  */
 
 typedef struct fast_out {
