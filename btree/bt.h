@@ -111,6 +111,11 @@ typedef struct bt_pager_ops {
      * dirty would return it, same number); CD_ENOTFOUND, with nothing
      * done, if it does not. */
     int (*owned)(void *ctx, uint32_t pgno, uint8_t **page);
+    /* Optional (NULL: never called).  A walk will read page pgno soon: the
+     * source may start bringing its bytes toward the CPU.  A hint only:
+     * it pins nothing, verifies nothing and cannot fail, and pgno may be
+     * any number a branch names. */
+    void (*ahead)(void *ctx, uint32_t pgno);
 } bt_pager_ops;
 
 /* page_size: the file's page size; txn: the id of the current write

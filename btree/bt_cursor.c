@@ -66,6 +66,18 @@ static void prefetch_cells(const uint8_t *leaf, uint32_t page_size) {
         cd_prefetch(leaf + off);
 }
 
+/* A step has entered a leaf through branch frame *parent: hints the
+ * pager at the leaf after it, which the walk reads next while the pager
+ * brings it in. */
+static void look_ahead(const bt_pager *pg, const bt_cursor_frame *parent, int dir) {
+    if (!pg->ops->ahead)
+        return;
+    uint32_t n = cd_page_n(parent->page);
+    uint32_t i = (uint32_t)((int)parent->idx + dir); /* below 0 wraps past n */
+    if (i <= n)
+        pg->ops->ahead(pg->ctx, cd_branch_child(parent->page, i));
+}
+
 /* 1 iff the branch frame has a further child in direction dir. */
 static int can_turn(const bt_cursor_frame *fr, int dir) {
     return dir > 0 ? fr->idx < cd_page_n(fr->page) : fr->idx > 0;
@@ -104,6 +116,7 @@ static int step(bt_cursor *c, int dir) {
             break; /* an empty leaf only comes from a damaged file: skip it */
     }
     prefetch_cells(t[d - 1].page, pg->page_size);
+    look_ahead(pg, &t[d - 2], dir);
     unpin_range(pg, c->f, own, c->depth);
     memcpy(c->f, t, d * sizeof *t);
     c->depth = d;

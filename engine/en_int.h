@@ -167,6 +167,9 @@ uint32_t en_map_count(en_db *db);
 extern uint64_t en_map_min_bytes;
 /* 1 iff page points into a mapping (not an en_buf). */
 int en_map_owns(en_db *db, const uint8_t *page);
+/* Asks the CPU for the mapped bytes of page pgno ahead of a read, if the
+ * mapping holds it; reads, checks and pins nothing. */
+void en_map_ahead(en_db *db, uint32_t pgno);
 
 /* Open-hash map pgno -> dirty en_buf, for the write transaction. */
 typedef struct en_dirty {

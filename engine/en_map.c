@@ -122,6 +122,16 @@ int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
     return 1;
 }
 
+void en_map_ahead(en_db *db, uint32_t pgno) {
+    en_map *m = atomic_load_explicit(&db->map, memory_order_acquire);
+    if (!m || pgno >= m->pages ||
+        pgno >= atomic_load_explicit(&db->file_pages, memory_order_acquire))
+        return;
+    const uint8_t *p = m->base + (size_t)pgno * db->page_size;
+    for (uint32_t off = 0; off < db->page_size; off += 64)
+        cd_prefetch(p + off);
+}
+
 uint32_t en_map_count(en_db *db) {
     uint32_t n = 0;
     for (en_map *m = atomic_load_explicit(&db->map, memory_order_acquire); m; m = m->older)

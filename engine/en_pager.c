@@ -797,6 +797,14 @@ static int op_free(void *ctx, uint32_t pgno) {
     return rc ? rc : en_free_release(t, pgno, 0);
 }
 
+/* A reader's hint only: a writer's pages are often its own buffers.  A
+ * page with a newer copy in the log makes the hint a wasted one. */
+static void op_ahead(void *ctx, uint32_t pgno) {
+    en_txn *t = ctx;
+    if (!t->write)
+        en_map_ahead(t->db, pgno);
+}
+
 const bt_pager_ops en_pager_ops = {
     .get = op_get,
     .dirty = op_dirty,
@@ -806,6 +814,7 @@ const bt_pager_ops en_pager_ops = {
     .pin = op_pin,
     .done = op_done,
     .owned = op_owned,
+    .ahead = op_ahead,
 };
 
 void en_pager_init(en_txn *t) {

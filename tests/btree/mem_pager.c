@@ -49,6 +49,10 @@ struct mem_pager {
     uint64_t pins, errors, calls, fail_at;
     int fail_rc;
     uint32_t live, npending;
+    /* look-ahead hints: given, the last one given (0: none open), and
+     * hints whose page was the next one read */
+    uint64_t hints, hints_read;
+    uint32_t hint_open;
 };
 
 static void vec_push(u32vec *v, uint32_t x) {
@@ -144,7 +148,20 @@ static int op_get(void *ctx, uint32_t pgno, unsigned type_mask, const uint8_t **
     p->pins++;
     mp->pins++;
     *page = d;
+    if (mp->hint_open && cd_page_type(d) == CD_PAGE_LEAF) {
+        mp->hints_read += mp->hint_open == pgno;
+        mp->hint_open = 0;
+    }
     return 0;
+}
+
+static void op_ahead(void *ctx, uint32_t pgno) {
+    mem_pager *mp = ctx;
+    if (pgno >= mp->count ||
+        (mp->pages[pgno].state != PG_LIVE && mp->pages[pgno].state != PG_PENDING))
+        mp->errors++; /* a hint at a page no snapshot holds */
+    mp->hints++;
+    mp->hint_open = pgno;
 }
 
 /* Pins a page born in this transaction: writable as it is. */
@@ -252,7 +269,7 @@ static void op_pin(void *ctx, const uint8_t *page) {
 
 static const bt_pager_ops mem_ops = {
     .get = op_get, .dirty = op_dirty, .alloc = op_alloc, .free = op_free,
-    .unpin = op_unpin, .pin = op_pin, .owned = op_owned,
+    .unpin = op_unpin, .pin = op_pin, .owned = op_owned, .ahead = op_ahead,
 };
 
 mem_pager *mem_pager_new(uint32_t page_size) {
@@ -397,6 +414,12 @@ uint32_t mem_pager_live(const mem_pager *mp) { return mp->live; }
 uint32_t mem_pager_pending(const mem_pager *mp) { return mp->npending; }
 uint64_t mem_pager_errors(const mem_pager *mp) { return mp->errors; }
 uint64_t mem_pager_calls(const mem_pager *mp) { return mp->calls; }
+
+uint64_t mem_pager_hints(const mem_pager *mp, uint64_t *read_next) {
+    if (read_next)
+        *read_next = mp->hints_read;
+    return mp->hints;
+}
 
 void mem_pager_fail_in(mem_pager *mp, uint64_t n, int rc) {
     mp->fail_at = n ? mp->calls + n : 0;

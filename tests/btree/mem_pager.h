@@ -52,6 +52,9 @@ uint32_t mem_pager_pending(const mem_pager *mp);
 /* Reads of a page that was free, and other misuse (free of a pinned page,
  * dirty of a freed page, writes outside a transaction). */
 uint64_t mem_pager_errors(const mem_pager *mp);
+/* Look-ahead hints (bt_pager_ops.ahead) given so far; *read_next gets how
+ * many of them named the next leaf a get read. */
+uint64_t mem_pager_hints(const mem_pager *mp, uint64_t *read_next);
 /* get + dirty + alloc calls so far. */
 uint64_t mem_pager_calls(const mem_pager *mp);
 
