@@ -66,7 +66,7 @@ static void prefetch_cells(const uint8_t *leaf, uint32_t page_size) {
         cd_prefetch(leaf + off);
 }
 
-/* A step has entered a leaf through branch frame *parent: hints the
+/* A walk has entered a leaf through branch frame *parent: hints the
  * pager at the leaf after it, which the walk reads next while the pager
  * brings it in. */
 static void look_ahead(const bt_pager *pg, const bt_cursor_frame *parent, int dir) {
@@ -163,6 +163,8 @@ static int position_edge(bt_cursor *c, int dir) {
     c->depth = d;
     if (cd_page_n(c->f[d - 1].page) == 0 && (rc = step(c, dir)) != 0)
         bt_cursor_close(c);
+    else if (rc == 0 && c->depth > 1) /* a walk from the edge is near */
+        look_ahead(pg, &c->f[c->depth - 2], dir);
     return rc;
 }
 
