@@ -18,7 +18,9 @@
  * a checkpoint grows the file past it, a larger mapping replaces it and
  * the old one stays mapped until close, since readers may hold its pages.
  * A vfs without map (or a failed mmap) leaves db->map NULL: every page is
- * then read into the cache as before.  Uses os/ and codec/.
+ * then read into the cache as before.  A reader's walk asks for the next
+ * leaf's mapped bytes while it decodes the current one (en_map_ahead, a
+ * prefetch: it reads, checks and pins nothing).  Uses os/ and codec/.
  */
 #include <stdlib.h>
 
