@@ -140,8 +140,7 @@ Test(cursor, full_walks_both_ways) {
  * walk reads, in both directions, and only a parent's last leaf in the
  * walk's direction goes without one. */
 static void walk_hints(bt_cursor *c, int dir) {
-    uint64_t h0 = mem_pager_hints(mp, NULL), r0;
-    (void)mem_pager_hints(mp, &r0);
+    uint64_t r0, h0 = mem_pager_hints(mp, &r0);
     cr_assert_eq(dir > 0 ? bt_cursor_first(c) : bt_cursor_last(c), 0);
     uint32_t d = c->depth, leaf = c->f[d - 1].pgno, parent = c->f[d - 2].pgno;
     uint64_t leaves = 1, parents = 1;
