@@ -369,10 +369,11 @@ struct isle_db {
     en_note *notes;               /* changes of the current group */
     uint32_t nnotes, cap_notes;
 
+    void *rctx;                    /* wal_rctx for the writer */
+    en_flusher *flusher;           /* started by the first large load */
+
     /* counters */
     uint64_t n_checkpoints, n_commits, n_spilled, n_direct;
-    void *rctx;
-    en_flusher *flusher;           /* started by the first large load */                    /* wal_rctx for the writer */
 };
 
 /* A job for the writer thread (en_writer.c). */

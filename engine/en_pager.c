@@ -260,7 +260,6 @@ static int dirty_release_reserve(en_txn *t, const en_buf *b) {
     return b->pins ? live_reserve(t) : 0;
 }
 
-
 /*
  * The commit (or checkpoint) syncs the main file: once ascending writes
  * make a range of EN_WRITEBACK_BYTES, the device can start on it.  A write
