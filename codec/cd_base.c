@@ -69,33 +69,34 @@ int cd_is_zero(const void *p, size_t n) {
     return 1;
 }
 
-/* Eight bytes of ASCII with no zero byte: no byte >= 0x80 and none zero
- * (the second test is exact as a whole: some byte of v is zero iff it is
- * non-zero, given no byte has its high bit set). */
-static inline int ascii8(uint64_t v) {
-    return !(v & 0x8080808080808080u) &&
-           !((v - 0x0101010101010101u) & ~v & 0x8080808080808080u);
+/* Non-zero iff some byte of v is zero or has its high bit set.  The
+ * zero test, (v - 0x01..) & ~v & 0x80.., is exact whenever no byte has its
+ * high bit set, and when one has the word is refused either way. */
+static inline uint64_t not_ascii8(uint64_t v) {
+    return (v | ((v - 0x0101010101010101u) & ~v)) & 0x8080808080808080u;
 }
 
 int cd_utf8_valid(const uint8_t *s, size_t len) {
     size_t i = 0;
     while (i < len) {
-        /* ASCII, eight bytes at a time */
-        while (len - i >= 8) {
-            uint64_t v;
-            memcpy(&v, s + i, 8);
-            if (!ascii8(v))
+        /* ASCII, sixteen bytes at a time */
+        for (; len - i >= 16; i += 16) {
+            uint64_t a, b;
+            memcpy(&a, s + i, 8);
+            memcpy(&b, s + i + 8, 8);
+            if (not_ascii8(a) | not_ascii8(b))
                 break;
-            i += 8;
         }
         if (i == len)
             break;
-        /* an ASCII tail of fewer than eight bytes: the last eight at once
-         * (they overlap bytes already seen, which were ASCII too) */
-        if (len >= 8 && len - i < 8) {
-            uint64_t v;
-            memcpy(&v, s + len - 8, 8);
-            if (ascii8(v))
+        /* fewer than sixteen left, or a word that was not all ASCII: the
+         * last sixteen (or eight) bytes at once, overlapping bytes already
+         * seen (which were ASCII too, for the window to pass) */
+        if (len - i < 16 && len >= 8) {
+            uint64_t a, b;
+            memcpy(&a, s + len - 8, 8);
+            memcpy(&b, s + (len - i > 8 ? i : len - 8), 8);
+            if (!(not_ascii8(a) | not_ascii8(b)))
                 break;
         }
         uint8_t c = s[i];
