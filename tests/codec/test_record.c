@@ -704,17 +704,18 @@ Test(record, strings_utf8) {
         cr_assert_eq(len, 0);
         cr_assert_eq(cd_record_encoded_size(&str1_s, v, &len), CD_EINVAL);
     }
-    /* every length and position: the eight-byte steps and the short tail
-     * read each byte (a bad byte or a NUL anywhere is seen; a sequence
-     * that is good anywhere, or cut short at the end, is judged right) */
+    /* every length and position: the sixteen-byte steps and the tail's
+     * window read each byte (a bad byte or a NUL anywhere is seen; a
+     * sequence that is good anywhere, or cut short at the end, is judged
+     * right) */
     static const struct { const char *seq; size_t len; int good; } at[] = {
         {"\x00", 1, 0}, {"\x80", 1, 0}, {"\xff", 1, 0}, {"\xc3\xa9", 2, 1},
         {"\xe2\x82\xac", 3, 1}, {"\xf0\x9f\x98\x80", 4, 1}, {"\xed\xa0\x80", 3, 0},
     };
-    for (size_t n = 1; n <= 24; n++)
+    for (size_t n = 1; n <= 40; n++)
         for (size_t p = 0; p < n; p++)
             for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
-                uint8_t s[32];
+                uint8_t s[48];
                 memset(s, 'x', sizeof s);
                 size_t fit = n - p < at[k].len ? n - p : at[k].len; /* cut at the end */
                 memcpy(s + p, at[k].seq, fit);
@@ -722,6 +723,21 @@ Test(record, strings_utf8) {
                 cr_assert_eq(cd_utf8_valid(s, n), want, "length %zu, sequence %zu at %zu", n,
                              k, p);
             }
+    /* a good two-byte sequence, then a NUL or a bad byte after it: the
+     * tail's window over the sequence cannot pass, the bytes after it are
+     * still read */
+    for (size_t n = 3; n <= 40; n++)
+        for (size_t p = 0; p + 2 < n; p++)
+            for (size_t q = p + 2; q < n; q++)
+                for (int spoil = 0; spoil < 3; spoil++) {
+                    uint8_t s[48];
+                    memset(s, 'x', sizeof s);
+                    s[p] = 0xc3, s[p + 1] = 0xa9;
+                    if (spoil)
+                        s[q] = spoil == 1 ? 0x00 : 0x80;
+                    cr_assert_eq(cd_utf8_valid(s, n), !spoil, "length %zu, at %zu, %d at %zu",
+                                 n, p, spoil, q);
+                }
     cd_value nul[1] = {cd_val_string("a\0b", 3)};
     size_t len;
     cr_assert_eq(cd_record_encode(&str1_s, nul, buf, sizeof buf, &len), CD_EINVAL);
