@@ -344,6 +344,7 @@ int en_group_log(en_db *db) {
                                       ? en_cache_get(db->cache, b->base_pgno, b->base_frame)
                                       : NULL;
             wal_frame_ref ref;
+            cd_page_seal(b->page, db->page_size); /* once a group, not a commit */
             rc = wal_append_page_delta(db->wal, txn, b->pgno, b->page, b->base_frame, base,
                                        &ref);
             b->frame = ref.frame;
@@ -378,8 +379,9 @@ int en_group_log(en_db *db) {
     return 0;
 }
 
-/* Moves the committed transaction's pages into the group's, sealed, and
- * drops the group's pages it freed.  Cannot fail: the room was reserved. */
+/* Moves the committed transaction's pages into the group's, stamped with
+ * its number (sealed when the group is logged), and drops the group's
+ * pages it freed.  Cannot fail: the room was reserved. */
 static void group_take(en_txn *t) {
     en_db *db = t->db;
     en_dirty *g = &db->group_pages;
@@ -393,7 +395,7 @@ static void group_take(en_txn *t) {
     for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
         for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
             next = b->next;
-            en_page_seal(b->page, db->page_size, t->st.txn);
+            cd_page_set_txn(b->page, t->st.txn);
             b->pins = 0;
             b->group = 1;
             en_dirty_add(g, b);
