@@ -76,29 +76,47 @@ static inline uint64_t not_ascii8(uint64_t v) {
     return (v | ((v - 0x0101010101010101u) & ~v)) & 0x8080808080808080u;
 }
 
+/* Whether p[0, n), 1 <= n <= 16, is all ASCII and holds no zero byte: two
+ * loads that overlap in the middle, of 8, 4, 2 or 1 bytes (a short load's
+ * missing bytes count as 0x01, which passes). */
+static inline int ascii_upto16(const uint8_t *p, size_t n) {
+    uint64_t a, b;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = x | 0x0101010100000000u;
+        b = y | 0x0101010100000000u;
+    } else if (n >= 2) {
+        uint16_t x, y;
+        memcpy(&x, p, 2);
+        memcpy(&y, p + n - 2, 2);
+        a = x | 0x0101010101010000u;
+        b = y | 0x0101010101010000u;
+    } else {
+        a = b = p[0] | 0x0101010101010100u;
+    }
+    return !(not_ascii8(a) | not_ascii8(b));
+}
+
 int cd_utf8_valid(const uint8_t *s, size_t len) {
     size_t i = 0;
     while (i < len) {
-        /* ASCII, sixteen bytes at a time */
-        for (; len - i >= 16; i += 16) {
+        /* ASCII: sixteen bytes at a time, then the last sixteen or fewer
+         * in one go */
+        for (; len - i > 16; i += 16) {
             uint64_t a, b;
             memcpy(&a, s + i, 8);
             memcpy(&b, s + i + 8, 8);
             if (not_ascii8(a) | not_ascii8(b))
                 break;
         }
-        if (i == len)
+        if (len - i <= 16 && ascii_upto16(s + i, len - i))
             break;
-        /* fewer than sixteen left, or a word that was not all ASCII: the
-         * last sixteen (or eight) bytes at once, overlapping bytes already
-         * seen (which were ASCII too, for the window to pass) */
-        if (len - i < 16 && len >= 8) {
-            uint64_t a, b;
-            memcpy(&a, s + len - 8, 8);
-            memcpy(&b, s + (len - i > 8 ? i : len - 8), 8);
-            if (!(not_ascii8(a) | not_ascii8(b)))
-                break;
-        }
+        /* then character by character from the first that is not */
         uint8_t c = s[i];
         if (c < 0x80) {
             if (c == 0)
