@@ -502,13 +502,13 @@ typedef struct fast_out {
 /* A string item (varint n | n bytes | NUL) at *at; *off gets its offset. */
 static int fast_string(fast_out *e, size_t base, size_t *at, const char *s, size_t n,
                        uint32_t *off) {
-    if (n > ISLE_STRING_LEN_MAX || n > CD_STRING_LEN_MAX ||
-        n + 1 + CD_VARINT_MAX > e->cap - *at || (n && !cd_utf8_valid((const uint8_t *)s, n)))
+    if (n > ISLE_STRING_LEN_MAX || n > CD_STRING_LEN_MAX || n + 1 + CD_VARINT_MAX > e->cap - *at)
         return -1;
-    *off = (uint32_t)(*at - base);
     uint8_t *p = e->buf + *at;
     size_t vl = cd_varint_put(p, n);
-    memcpy(p + vl, s, n);
+    if (!cd_utf8_copy(p + vl, (const uint8_t *)s, n))
+        return -1;
+    *off = (uint32_t)(*at - base);
     p[vl + n] = 0;
     *at += vl + n + 1;
     return 0;

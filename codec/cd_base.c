@@ -77,27 +77,36 @@ static inline uint64_t not_ascii8(uint64_t v) {
 }
 
 /* Whether p[0, n), 1 <= n <= 16, is all ASCII and holds no zero byte: two
- * loads that overlap in the middle, of 8, 4, 2 or 1 bytes (a short load's
- * missing bytes count as 0x01, which passes). */
-static inline int ascii_upto16(const uint8_t *p, size_t n) {
-    uint64_t a, b;
+ * loads of 8, 4, 2 or 1 bytes that overlap in the middle (the bytes a
+ * short load leaves are 0x01, which pass).  With dst, the n bytes are
+ * also stored there, whatever the answer. */
+static inline int ascii_upto16(uint8_t *dst, const uint8_t *p, size_t n) {
+    uint64_t a = 0x0101010101010101u, b = a;
     if (n >= 8) {
         memcpy(&a, p, 8);
         memcpy(&b, p + n - 8, 8);
+        if (dst) {
+            memcpy(dst, &a, 8);
+            memcpy(dst + n - 8, &b, 8);
+        }
     } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, p, 4);
-        memcpy(&y, p + n - 4, 4);
-        a = x | 0x0101010100000000u;
-        b = y | 0x0101010100000000u;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        if (dst) {
+            memcpy(dst, &a, 4);
+            memcpy(dst + n - 4, &b, 4);
+        }
     } else if (n >= 2) {
-        uint16_t x, y;
-        memcpy(&x, p, 2);
-        memcpy(&y, p + n - 2, 2);
-        a = x | 0x0101010101010000u;
-        b = y | 0x0101010101010000u;
+        memcpy(&a, p, 2);
+        memcpy(&b, p + n - 2, 2);
+        if (dst) {
+            memcpy(dst, &a, 2);
+            memcpy(dst + n - 2, &b, 2);
+        }
     } else {
-        a = b = p[0] | 0x0101010101010100u;
+        memcpy(&a, p, 1);
+        if (dst)
+            dst[0] = p[0];
     }
     return !(not_ascii8(a) | not_ascii8(b));
 }
@@ -114,7 +123,7 @@ int cd_utf8_valid(const uint8_t *s, size_t len) {
             if (not_ascii8(a) | not_ascii8(b))
                 break;
         }
-        if (len - i <= 16 && ascii_upto16(s + i, len - i))
+        if (len - i <= 16 && ascii_upto16(NULL, s + i, len - i))
             break;
         /* then character by character from the first that is not */
         uint8_t c = s[i];
@@ -146,5 +155,25 @@ int cd_utf8_valid(const uint8_t *s, size_t len) {
             return 0;
         i += n;
     }
+    return 1;
+}
+
+int cd_utf8_copy(uint8_t *dst, const uint8_t *s, size_t len) {
+    size_t i = 0;
+    for (; len - i > 16; i += 16) { /* as cd_utf8_valid, storing as it goes */
+        uint64_t a, b;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + i + 8, 8);
+        if (not_ascii8(a) | not_ascii8(b))
+            break;
+        memcpy(dst + i, &a, 8);
+        memcpy(dst + i + 8, &b, 8);
+    }
+    if (len - i <= 16 && (i == len || ascii_upto16(dst + i, s + i, len - i)))
+        return 1;
+    /* not all ASCII: s[0, i) was, so i is where a character starts */
+    if (!cd_utf8_valid(s + i, len - i))
+        return 0;
+    memcpy(dst + i, s + i, len - i);
     return 1;
 }

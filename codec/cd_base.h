@@ -164,5 +164,8 @@ int cd_is_zero(const void *p, size_t n);
  * surrogates, nothing above U+10FFFF) and contains no NUL byte.
  */
 int cd_utf8_valid(const uint8_t *s, size_t len);
+/* cd_utf8_valid(s, len), copying s to dst[0, len) (not overlapping s) on
+ * the way: 1 and the copy, or 0 and dst[0, len) unspecified. */
+int cd_utf8_copy(uint8_t *dst, const uint8_t *s, size_t len);
 
 #endif /* ISLE_CD_BASE_H */

@@ -681,6 +681,18 @@ Test(record, nulls_empties_and_old_layout_nulls) {
     cr_assert(d[A_OBJECT].u.obj.fields[0].is_null);
 }
 
+/* cd_utf8_copy agrees with cd_utf8_valid, copies s[0, n) exactly when
+ * valid, and never writes past dst[n). */
+static void check_utf8_copy(const uint8_t *s, size_t n, int want) {
+    uint8_t dst[64];
+    memset(dst, 0xaa, sizeof dst);
+    cr_assert_eq(cd_utf8_copy(dst, s, n), want, "copy: length %zu", n);
+    if (want)
+        cr_assert_eq(memcmp(dst, s, n), 0, "copy: length %zu", n);
+    for (size_t i = n; i < sizeof dst; i++)
+        cr_assert_eq(dst[i], 0xaa, "copy: length %zu wrote byte %zu", n, i);
+}
+
 Test(record, strings_utf8) {
     static const char *ok[] = {
         "", "a", "\x7f", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xef\xbf\xbf",
@@ -722,6 +734,7 @@ Test(record, strings_utf8) {
                 int want = at[k].good && fit == at[k].len;
                 cr_assert_eq(cd_utf8_valid(s, n), want, "length %zu, sequence %zu at %zu", n,
                              k, p);
+                check_utf8_copy(s, n, want);
             }
     /* a good two-byte sequence, then a NUL or a bad byte after it: the
      * tail's window over the sequence cannot pass, the bytes after it are
@@ -737,6 +750,7 @@ Test(record, strings_utf8) {
                         s[q] = spoil == 1 ? 0x00 : 0x80;
                     cr_assert_eq(cd_utf8_valid(s, n), !spoil, "length %zu, at %zu, %d at %zu",
                                  n, p, spoil, q);
+                    check_utf8_copy(s, n, !spoil);
                 }
     cd_value nul[1] = {cd_val_string("a\0b", 3)};
     size_t len;
