@@ -201,15 +201,16 @@ void en_cache_forget_log(en_db *db, en_cache *c) {
 }
 
 /* Frees retired pages no reader can hold: those retired before the oldest
- * snapshot a reader holds (en_readers_scan; UINT64_MAX: every one). */
-void en_cache_reclaim(en_cache *c, uint64_t oldest) {
+ * snapshot a reader holds (en_readers_scan; UINT64_MAX: every one).  Their
+ * buffers go to the writer's spares (en_buf_release). */
+void en_cache_reclaim(en_db *db, en_cache *c, uint64_t oldest) {
     cpage *list = atomic_exchange(&c->retired, NULL);
     if (!list)
         return;
     for (cpage *p = list, *next; p; p = next) {
         next = p->retire_next;
         if (p->retire_seq < oldest) {
-            free(p);
+            en_buf_release(db, &p->buf);
             atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
         } else {
             retire_keep(c, p);

@@ -195,6 +195,7 @@ static void db_free(en_db *db) {
     free(atomic_load(&db->current));
     free(db->group_snap);
     en_group_destroy(db);
+    en_spare_free(db);
     en_free_destroy(db);
     pthread_mutex_destroy(&db->write_lock);
     pthread_mutex_destroy(&db->tree_lock);

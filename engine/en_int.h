@@ -140,7 +140,7 @@ void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame);
 size_t en_cache_pages(const en_cache *c);
 void en_cache_forget_log(en_db *db, en_cache *c);
 /* Frees retired pages published before oldest_seq (UINT64_MAX: all). */
-void en_cache_reclaim(en_cache *c, uint64_t oldest_seq);
+void en_cache_reclaim(en_db *db, en_cache *c, uint64_t oldest_seq);
 
 /* 0 if the type of a page already verified is in mask (CD_PAGE_MASK_*),
  * else CD_ECORRUPT with the message (en_pager.c). */
@@ -348,6 +348,13 @@ struct isle_db {
     atomic_int open_state;        /* 0 opening, 1 open, < 0 the open error */
     char open_msg[256];
 
+    /* The write lock's: page buffers and a dirty-set table kept from one
+     * write transaction to the next (en_pager.c), so that a small commit
+     * allocates none. */
+    en_buf *spare;
+    uint32_t nspare;
+    en_buf **spare_slots;         /* EN_DIRTY_SLOTS0 zeroed slots, or NULL */
+
     /* commit groups: commits not yet synced and published (en_txn.c) */
     en_snap *group_snap;
     uint32_t group_txns;
@@ -440,6 +447,11 @@ extern _Thread_local en_db *en_writer_of;
 /* en_pager.c: the bt_pager source for a transaction. */
 void en_pager_init(en_txn *t);
 void en_pager_release_all(en_txn *t);
+/* A page buffer the write lock's holder is done with: kept for the next
+ * write transaction (db->spare), or freed past EN_SPARE_BUFS.  en_spare_free
+ * frees what is kept (at close). */
+void en_buf_release(en_db *db, en_buf *b);
+void en_spare_free(en_db *db);
 /* At the commit of a transaction that spilled: its pages past base_pages
  * to the main file, synced (en_pager.c). */
 int en_pager_commit_direct(en_txn *t);

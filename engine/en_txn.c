@@ -107,7 +107,7 @@ void en_snap_reclaim(en_db *db, int all) {
     else
         en_readers_scan(db, &r);
     if (db->cache)
-        en_cache_reclaim(db->cache, r.oldest_seq);
+        en_cache_reclaim(db, db->cache, r.oldest_seq);
     en_snap **p = &db->retired;
     while (*p) {
         en_snap *s = *p;
@@ -278,7 +278,7 @@ static void group_drop(en_db *db) {
     for (uint32_t i = 0; g->slots && i <= g->mask; i++)
         for (en_buf *b = g->slots[i], *next; b; b = next) {
             next = b->next;
-            free(b);
+            en_buf_release(db, b);
         }
     group_reset(db);
 }
@@ -372,7 +372,7 @@ int en_group_log(en_db *db) {
             superseded_add(db, b);
             b->group = 0;
             if (!db->cache || !en_cache_adopt(db, db->cache, b, b->pgno, b->frame))
-                free(b);
+                en_buf_release(db, b);
         }
     }
     group_reset(db);
@@ -389,7 +389,7 @@ static void group_take(en_txn *t) {
         en_buf *b = en_dirty_find(g, t->freed[i]);
         if (b) {
             en_dirty_remove(g, b);
-            free(b);
+            en_buf_release(db, b);
         }
     }
     for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
