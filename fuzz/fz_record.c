@@ -11,11 +11,14 @@
  * same values, re-encode again to the very same bytes, and, when it and
  * its embedded records have their schemas' full static sizes, re-encode to
  * exactly the input (the format is canonical); otherwise to more bytes.  A short output buffer must give CD_ENOMEM and the size
- * needed.  Any disagreement traps.
+ * needed.  The record's bytes, taken as text, must get the same answer from
+ * cd_utf8_valid, cd_utf8_copy and a byte-at-a-time reference.  Any
+ * disagreement traps.
  *
  * seed_record.c includes this file for the schemas and the selector.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cd_record.h"
 
@@ -301,9 +304,55 @@ static void roundtrip(const cd_schema *s, const uint8_t *rec, size_t len,
     check(cd_record_encode(s, v, small, cap, &n2) == CD_ENOMEM && n2 == n1);
 }
 
+/* RFC 3629 by the table of well-formed byte sequences (its section 4), a
+ * byte at a time, and no NUL: the reference for cd_utf8_valid, which reads
+ * words. */
+static int utf8_ref(const uint8_t *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        size_t k;
+        uint8_t lo = 0x80, hi = 0xbf; /* the second byte's range */
+        if (c >= 0x01 && c <= 0x7f) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            k = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            k = 3;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 4;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return 0;
+        }
+        if (n - i < k || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j < k; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+                return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* The record's bytes taken as text: both UTF-8 checks agree with the
+ * reference, and the copying one copies exactly the text it accepts. */
+static void utf8_agrees(const uint8_t *s, size_t n) {
+    if (n > sizeof enc2)
+        return;
+    int want = utf8_ref(s, n);
+    check(cd_utf8_valid(s, n) == want);
+    check(cd_utf8_copy(enc2, s, n) == want);
+    check(!want || memcmp(enc2, s, n) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
+    utf8_agrees(data + 1, size - 1);
     const cd_schema *s = fz_schema(data[0]);
     const uint8_t *rec = data + 1;
     size_t len = size - 1;
