@@ -874,8 +874,9 @@ void en_pager_init(en_txn *t) {
  * transaction's go to db->spare). */
 void en_pager_release_all(en_txn *t) {
     en_db *db = t->db;
-    for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
-        for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
+    uint32_t left = t->dirty.count; /* none after a commit (group_take) */
+    for (uint32_t i = 0; left && i <= t->dirty.mask; i++) {
+        for (en_buf *b = t->dirty.slots[i], *next; b; b = next, left--) {
             next = b->next;
             if (b->cached) /* the shared cache's since the commit */
                 continue;
@@ -886,7 +887,8 @@ void en_pager_release_all(en_txn *t) {
         }
     }
     if (t->write && !db->spare_slots && t->dirty.slots && t->dirty.mask == EN_DIRTY_SLOTS0 - 1) {
-        memset(t->dirty.slots, 0, EN_DIRTY_SLOTS0 * sizeof t->dirty.slots[0]);
+        if (t->dirty.count)
+            memset(t->dirty.slots, 0, EN_DIRTY_SLOTS0 * sizeof t->dirty.slots[0]);
         db->spare_slots = t->dirty.slots;
     } else {
         free(t->dirty.slots);

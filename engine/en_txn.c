@@ -392,8 +392,9 @@ static void group_take(en_txn *t) {
             en_buf_release(db, b);
         }
     }
-    for (uint32_t i = 0; t->dirty.slots && i <= t->dirty.mask; i++) {
-        for (en_buf *b = t->dirty.slots[i], *next; b; b = next) {
+    uint32_t left = t->dirty.count; /* the table's slots past them are empty */
+    for (uint32_t i = 0; left && i <= t->dirty.mask; i++) {
+        for (en_buf *b = t->dirty.slots[i], *next; b; b = next, left--) {
             next = b->next;
             cd_page_set_txn(b->page, t->st.txn);
             b->pins = 0;
