@@ -76,38 +76,33 @@ static inline uint64_t not_ascii8(uint64_t v) {
     return (v | ((v - 0x0101010101010101u) & ~v)) & 0x8080808080808080u;
 }
 
+/* *a and *b get the first and the last w bytes of p[0, n), w <= n, over
+ * their first bytes in memory; with dst, those bytes are stored there too
+ * (w a constant at each call, so each copy is one load or store). */
+static inline void ends(uint64_t *a, uint64_t *b, uint8_t *dst, const uint8_t *p, size_t n,
+                        size_t w) {
+    memcpy(a, p, w);
+    memcpy(b, p + n - w, w);
+    if (dst) {
+        memcpy(dst, a, w);
+        memcpy(dst + n - w, b, w);
+    }
+}
+
 /* Whether p[0, n), 1 <= n <= 16, is all ASCII and holds no zero byte: two
  * loads of 8, 4, 2 or 1 bytes that overlap in the middle (the bytes a
  * short load leaves are 0x01, which pass).  With dst, the n bytes are
  * also stored there, whatever the answer. */
 static inline int ascii_upto16(uint8_t *dst, const uint8_t *p, size_t n) {
     uint64_t a = 0x0101010101010101u, b = a;
-    if (n >= 8) {
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-        if (dst) {
-            memcpy(dst, &a, 8);
-            memcpy(dst + n - 8, &b, 8);
-        }
-    } else if (n >= 4) {
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        if (dst) {
-            memcpy(dst, &a, 4);
-            memcpy(dst + n - 4, &b, 4);
-        }
-    } else if (n >= 2) {
-        memcpy(&a, p, 2);
-        memcpy(&b, p + n - 2, 2);
-        if (dst) {
-            memcpy(dst, &a, 2);
-            memcpy(dst + n - 2, &b, 2);
-        }
-    } else {
-        memcpy(&a, p, 1);
-        if (dst)
-            dst[0] = p[0];
-    }
+    if (n >= 8)
+        ends(&a, &b, dst, p, n, 8);
+    else if (n >= 4)
+        ends(&a, &b, dst, p, n, 4);
+    else if (n >= 2)
+        ends(&a, &b, dst, p, n, 2);
+    else
+        ends(&a, &b, dst, p, n, 1);
     return !(not_ascii8(a) | not_ascii8(b));
 }
 

@@ -80,16 +80,21 @@ static void live_del(en_txn *t, en_buf *b) {
     b->live = 0;
 }
 
-static void buf_put(en_txn *t, en_buf *b) {
-    ISLE_ASSERT(b->pins == 0);
-    t->bufs_live--;
-    if (t->nspare >= SPARE_BUFS_MAX) {
+/* Pushes b on a list of spare buffers holding *n, or frees it past max. */
+static void spare_push(en_buf **list, uint32_t *n, uint32_t max, en_buf *b) {
+    if (*n >= max) {
         free(b);
         return;
     }
-    b->next = t->bufs_free;
-    t->bufs_free = b;
-    t->nspare++;
+    b->next = *list;
+    *list = b;
+    (*n)++;
+}
+
+static void buf_put(en_txn *t, en_buf *b) {
+    ISLE_ASSERT(b->pins == 0);
+    t->bufs_live--;
+    spare_push(&t->bufs_free, &t->nspare, SPARE_BUFS_MAX, b);
 }
 
 /* ---- the dirty set -------------------------------------------------------- */
@@ -830,15 +835,7 @@ const bt_pager_ops en_pager_ops = {
  */
 #define EN_SPARE_BUFS 64u
 
-void en_buf_release(en_db *db, en_buf *b) {
-    if (db->nspare >= EN_SPARE_BUFS) {
-        free(b);
-        return;
-    }
-    b->next = db->spare;
-    db->spare = b;
-    db->nspare++;
-}
+void en_buf_release(en_db *db, en_buf *b) { spare_push(&db->spare, &db->nspare, EN_SPARE_BUFS, b); }
 
 void en_spare_free(en_db *db) {
     for (en_buf *b = db->spare, *next; b; b = next) {
