@@ -317,6 +317,8 @@ typedef struct en_stats {
     uint64_t cache_pages;    /* page images the shared cache holds, those
                                 retired and not yet freed included */
     uint64_t delta_frames;   /* since open: log frames stored as deltas */
+    uint64_t map_checks;     /* since open: main-file pages verified through
+                                the mapping at their first use (en_map.c) */
 } en_stats;
 int en_stat(en_db *db, en_stats *st);
 

@@ -189,6 +189,7 @@ int en_stat(en_db *db, en_stats *st) {
     st->commits = db->n_commits;
     st->spilled_pages = db->n_spilled;
     st->direct_pages = db->n_direct;
+    st->map_checks = atomic_load_explicit(&db->n_map_checks, memory_order_relaxed);
     wal_stats ws;
     wal_get_stats(db->wal, &ws);
     st->log_syncs = ws.syncs;

@@ -70,6 +70,8 @@ static int run_write(en_flusher *f, flush_run *r) {
     int rc = os_write(db->file, (uint64_t)r->pgno * P, r->pages, (size_t)r->n * P);
     if (rc == 0 && r->wb_len)
         os_writeback(db->file, r->wb_off, r->wb_len);
+    for (uint32_t i = 0; rc == 0 && i < r->n; i++) /* the writer's own pages, whole */
+        en_map_verified(db, r->pgno + i);
     return rc;
 }
 

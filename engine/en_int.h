@@ -155,6 +155,10 @@ void en_map_open(en_db *db);
 void en_map_close(en_db *db);
 /* Writer, before a checkpoint writes page pgno: it must be verified again. */
 void en_map_invalidate(en_db *db, uint32_t pgno);
+/* After this process wrote page pgno to the main file, whole and without
+ * error, from an image it built or verified itself: the mapped bytes are
+ * those, so they need no verifying on their first use. */
+void en_map_verified(en_db *db, uint32_t pgno);
 /* Writer, after a checkpoint's writes: the file now holds `pages` pages
  * (mapped anew when they pass the mapping). */
 void en_map_extend(en_db *db, uint32_t pages);
@@ -381,6 +385,7 @@ struct isle_db {
 
     /* counters */
     uint64_t n_checkpoints, n_commits, n_spilled, n_direct;
+    _Atomic uint64_t n_map_checks; /* pages en_map_page verified */
 };
 
 /* A job for the writer thread (en_writer.c). */

@@ -5,7 +5,12 @@
  * cache holds the file once.  Each page is verified (checksum, layout,
  * type) the first time it is used after it was written, and a bit per
  * page remembers that; a checkpoint clears a page's bit before it writes
- * the page.  Log pages still go through the shared cache (en_cache.c).
+ * the page, and sets it again once the write is done, as do a large
+ * transaction's writes of its new pages: the bytes written are an image
+ * this process built or verified, now in the file's page cache that the
+ * mapping shows (en_map_verified), so a checkpoint's or a load's pages are
+ * not checked a second time.  Log pages still go through the shared
+ * cache (en_cache.c).
  *
  * Why reading in place is safe: a checkpoint writes page P only when no
  * live snapshot can reach the old image of P (en_ckpt.c), so no reader is
@@ -86,6 +91,13 @@ void en_map_invalidate(en_db *db, uint32_t pgno) {
                                       memory_order_relaxed);
 }
 
+void en_map_verified(en_db *db, uint32_t pgno) {
+    en_map *m = atomic_load_explicit(&db->map, memory_order_acquire);
+    if (m && pgno < m->pages)
+        atomic_fetch_or_explicit(&m->verified[pgno / 64], 1ull << (pgno % 64),
+                                 memory_order_relaxed);
+}
+
 void en_map_extend(en_db *db, uint32_t pages) {
     if (pages <= atomic_load_explicit(&db->file_pages, memory_order_relaxed))
         return;
@@ -119,6 +131,7 @@ int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
         if (cd_page_validate(p, db->page_size, pgno, mask, &d) != 0)
             return en_page_corrupt(pgno, "main file", &d);
         atomic_fetch_or_explicit(&m->verified[pgno / 64], bit, memory_order_relaxed);
+        atomic_fetch_add_explicit(&db->n_map_checks, 1, memory_order_relaxed);
     }
     *page = p;
     return 1;

@@ -308,6 +308,7 @@ static int write_direct(en_txn *t, en_buf *b) {
     if ((rc = os_write(db->file, off, b->page, P)) != 0)
         return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
                        os_file_error(db->file));
+    en_map_verified(db, b->pgno); /* the writer's own page, whole */
     db->n_direct++;
     en_writeback_now(db, &t->wb, off, P);
     return 0;
