@@ -84,7 +84,7 @@ Test(map, snapshots_across_checkpoints_and_new_mappings, .timeout = 120) {
 
 /* Pages a checkpoint of this process wrote are read back unchecked: their
  * bytes are the images it verified or built.  A reopen checks them. */
-Test(map, pages_written_here_are_not_checked_again, .timeout = 60) {
+Test(map, pages_written_here_are_not_checked_again, .timeout = 120) {
     en_options opt = tu_options(os_vfs_default(), EN_SYNC_FULL, 0);
     en_db *db;
     cr_assert_eq(en_open(path, &opt, &db), 0, "%s", en_errmsg());
