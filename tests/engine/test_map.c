@@ -84,19 +84,28 @@ Test(map, snapshots_across_checkpoints_and_new_mappings, .timeout = 120) {
 
 /* Pages a checkpoint of this process wrote are read back unchecked: their
  * bytes are the images it verified or built.  A reopen checks them. */
-Test(map, pages_written_here_are_not_checked_again, .timeout = 120) {
-    en_options opt = tu_options(os_vfs_default(), EN_SYNC_FULL, 0);
-    en_db *db;
-    cr_assert_eq(en_open(path, &opt, &db), 0, "%s", en_errmsg());
-    tu_model m = {0}, next;
-    uint64_t rng = 7;
+/* A database of 40 committed transactions (model *m), all checkpointed,
+ * open in *db with options *opt. */
+static void checkpointed(uint64_t rng, en_options *opt, en_db **db, tu_model *m) {
+    *opt = tu_options(os_vfs_default(), EN_SYNC_FULL, 0);
+    cr_assert_eq(en_open(path, opt, db), 0, "%s", en_errmsg());
+    tu_model next;
     tu_shape shape = tu_shape_default;
     shape.rollback_pct = 0;
+    shape.drop_pct = 0;
+    *m = (tu_model){0};
     for (unsigned i = 0; i < 40; i++) {
-        cr_assert_eq(tu_txn(db, &m, &rng, &shape, &next), 0, "%s", en_errmsg());
-        m = next;
+        cr_assert_eq(tu_txn(*db, m, &rng, &shape, &next), 0, "%s", en_errmsg());
+        *m = next;
     }
-    cr_assert_eq(en_checkpoint_ex(db, 1), 0, "%s", en_errmsg());
+    cr_assert_eq(en_checkpoint_ex(*db, 1), 0, "%s", en_errmsg());
+}
+
+Test(map, pages_written_here_are_not_checked_again, .timeout = 120) {
+    en_options opt;
+    en_db *db;
+    tu_model m;
+    checkpointed(7, &opt, &db, &m);
     en_stats a, b;
     char why[256];
     cr_assert_eq(en_stat(db, &a), 0);
@@ -132,19 +141,10 @@ static void spill(const char *p, const uint8_t *b, size_t len) {
 }
 
 Test(map, damaged_pages_are_reported_through_the_mapping, .timeout = 120) {
-    en_options opt = tu_options(os_vfs_default(), EN_SYNC_FULL, 0);
+    en_options opt;
     en_db *db;
-    cr_assert_eq(en_open(path, &opt, &db), 0, "%s", en_errmsg());
-    tu_model m = {0}, next;
-    uint64_t rng = 5;
-    tu_shape shape = tu_shape_default;
-    shape.rollback_pct = 0;
-    shape.drop_pct = 0;
-    for (unsigned i = 0; i < 40; i++) {
-        cr_assert_eq(tu_txn(db, &m, &rng, &shape, &next), 0, "%s", en_errmsg());
-        m = next;
-    }
-    cr_assert_eq(en_checkpoint_ex(db, 1), 0, "%s", en_errmsg());
+    tu_model m;
+    checkpointed(5, &opt, &db, &m);
     cr_assert_eq(en_close(db), 0);
     size_t len;
     uint8_t *orig = slurp(path, &len);
