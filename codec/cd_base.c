@@ -106,18 +106,31 @@ static inline int ascii_upto16(uint8_t *dst, const uint8_t *p, size_t n) {
     return !(not_ascii8(a) | not_ascii8(b));
 }
 
+/* How many bytes of s[0, len) whole sixteen-byte blocks of ASCII cover,
+ * stopping at the first that is not or with sixteen or fewer left; with
+ * dst, they are copied there too. */
+static inline size_t ascii_blocks(uint8_t *dst, const uint8_t *s, size_t len) {
+    size_t i = 0;
+    for (; len - i > 16; i += 16) {
+        uint64_t a, b;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + i + 8, 8);
+        if (not_ascii8(a) | not_ascii8(b))
+            break;
+        if (dst) {
+            memcpy(dst + i, &a, 8);
+            memcpy(dst + i + 8, &b, 8);
+        }
+    }
+    return i;
+}
+
 int cd_utf8_valid(const uint8_t *s, size_t len) {
     size_t i = 0;
     while (i < len) {
         /* ASCII: sixteen bytes at a time, then the last sixteen or fewer
          * in one go */
-        for (; len - i > 16; i += 16) {
-            uint64_t a, b;
-            memcpy(&a, s + i, 8);
-            memcpy(&b, s + i + 8, 8);
-            if (not_ascii8(a) | not_ascii8(b))
-                break;
-        }
+        i += ascii_blocks(NULL, s + i, len - i);
         if (len - i <= 16 && ascii_upto16(NULL, s + i, len - i))
             break;
         /* then character by character from the first that is not */
@@ -154,16 +167,7 @@ int cd_utf8_valid(const uint8_t *s, size_t len) {
 }
 
 int cd_utf8_copy(uint8_t *dst, const uint8_t *s, size_t len) {
-    size_t i = 0;
-    for (; len - i > 16; i += 16) { /* as cd_utf8_valid, storing as it goes */
-        uint64_t a, b;
-        memcpy(&a, s + i, 8);
-        memcpy(&b, s + i + 8, 8);
-        if (not_ascii8(a) | not_ascii8(b))
-            break;
-        memcpy(dst + i, &a, 8);
-        memcpy(dst + i + 8, &b, 8);
-    }
+    size_t i = ascii_blocks(dst, s, len); /* as cd_utf8_valid, storing as it goes */
     if (len - i <= 16 && (i == len || ascii_upto16(dst + i, s + i, len - i)))
         return 1;
     /* not all ASCII: s[0, i) was, so i is where a character starts */

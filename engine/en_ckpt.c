@@ -67,10 +67,12 @@ static int run_write(en_db *db, ckpt_run *r) {
     int rc = os_write(db->file, off, r->buf, len);
     if (rc == 0)
         en_writeback_now(db, &r->wb, off, len);
-    for (uint32_t i = 0; rc == 0 && i < r->n; i++) /* verified images, written whole */
-        en_map_verified(db, r->first + i);
-    for (uint32_t i = 0; db->cache && i < r->n; i++)
-        en_cache_forget(db, db->cache, r->first + i, 0);
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (rc == 0) /* verified images, written whole */
+            en_map_verified(db, r->first + i);
+        if (db->cache)
+            en_cache_forget(db, db->cache, r->first + i, 0);
+    }
     r->n = 0;
     return rc ? en_latch(db, rc, "checkpoint: writing the main file") : 0;
 }

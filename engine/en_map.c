@@ -115,10 +115,18 @@ void en_map_extend(en_db *db, uint32_t pages) {
     atomic_store_explicit(&db->file_pages, pages, memory_order_release);
 }
 
-int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
+/* The current mapping if it holds page pgno of the file, else NULL. */
+static en_map *map_of(en_db *db, uint32_t pgno) {
     en_map *m = atomic_load_explicit(&db->map, memory_order_acquire);
     if (!m || pgno >= m->pages ||
         pgno >= atomic_load_explicit(&db->file_pages, memory_order_acquire))
+        return NULL;
+    return m;
+}
+
+int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
+    en_map *m = map_of(db, pgno);
+    if (!m)
         return 0;
     const uint8_t *p = m->base + (size_t)pgno * db->page_size;
     uint64_t bit = 1ull << (pgno % 64);
@@ -138,9 +146,8 @@ int en_map_page(en_db *db, uint32_t pgno, unsigned mask, const uint8_t **page) {
 }
 
 void en_map_ahead(en_db *db, uint32_t pgno) {
-    en_map *m = atomic_load_explicit(&db->map, memory_order_acquire);
-    if (!m || pgno >= m->pages ||
-        pgno >= atomic_load_explicit(&db->file_pages, memory_order_acquire))
+    en_map *m = map_of(db, pgno);
+    if (!m)
         return;
     const uint8_t *p = m->base + (size_t)pgno * db->page_size;
     for (uint32_t off = 0; off < db->page_size; off += 64)

@@ -868,6 +868,15 @@ void en_pager_init(en_txn *t) {
     }
 }
 
+/* A buffer the transaction is done with: a write transaction's go to the
+ * write lock's spares, a reader's are freed. */
+static void buf_drop(en_txn *t, en_buf *b) {
+    if (t->write)
+        en_buf_release(t->db, b);
+    else
+        free(b);
+}
+
 /* Frees every buffer of the transaction: dirty pages and spares (a write
  * transaction's go to db->spare). */
 void en_pager_release_all(en_txn *t) {
@@ -876,12 +885,8 @@ void en_pager_release_all(en_txn *t) {
     for (uint32_t i = 0; left && i <= t->dirty.mask; i++) {
         for (en_buf *b = t->dirty.slots[i], *next; b; b = next, left--) {
             next = b->next;
-            if (b->cached) /* the shared cache's since the commit */
-                continue;
-            if (t->write)
-                en_buf_release(db, b);
-            else
-                free(b);
+            if (!b->cached) /* else the shared cache's since the commit */
+                buf_drop(t, b);
         }
     }
     if (t->write && !db->spare_slots && t->dirty.slots && t->dirty.mask == EN_DIRTY_SLOTS0 - 1) {
@@ -905,10 +910,7 @@ void en_pager_release_all(en_txn *t) {
     t->nheaps = t->cap_heaps = 0;
     for (en_buf *b = t->bufs_free, *next; b; b = next) {
         next = b->next;
-        if (t->write)
-            en_buf_release(db, b);
-        else
-            free(b);
+        buf_drop(t, b);
     }
     t->bufs_free = NULL;
     t->nspare = 0;

@@ -189,15 +189,6 @@ static int page_payload(wal *w, uint8_t *dst, const void *page,
     return 0;
 }
 
-/*
- * Encodes page as a delta over base (wal.h: runs of u16 offset, u16
- * length, bytes) into dst, in at most cap bytes: the payload's length, or
- * 0 if it does not fit.  Pages are compared in 8-byte words; each word
- * that differs becomes the bytes that differ in it, which join the run
- * before when fewer equal bytes than a run header lie between (so
- * neighbouring words make one run).  A page equal to its base is one
- * byte rewritten, as the format has no empty delta.
- */
 /* 1 iff the 32 bytes at a and b are equal: four words compared at once,
  * with no branch between them. */
 static int block_equal(const uint8_t *a, const uint8_t *b) {
@@ -207,6 +198,15 @@ static int block_equal(const uint8_t *a, const uint8_t *b) {
     return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
 }
 
+/*
+ * Encodes page as a delta over base (wal.h: runs of u16 offset, u16
+ * length, bytes) into dst, in at most cap bytes: the payload's length, or
+ * 0 if it does not fit.  Pages are compared in 8-byte words; each word
+ * that differs becomes the bytes that differ in it, which join the run
+ * before when fewer equal bytes than a run header lie between (so
+ * neighbouring words make one run).  A page equal to its base is one
+ * byte rewritten, as the format has no empty delta.
+ */
 static uint32_t delta_encode(const uint8_t *page, const uint8_t *base,
                              uint32_t P, uint8_t *dst, uint32_t cap) {
     uint32_t len = 0, hdr_at = 0, run_off = 0, run_end = 0;
