@@ -134,9 +134,15 @@ static int has_room(en_cache *c) {
  * under an eighth of the bound plus SLACK_PAGES (a commit's worth in a
  * small cache). */
 #define SLACK_PAGES 32u
+static size_t hard_bound(const en_cache *c) { return c->max_pages + c->max_pages / 8 + SLACK_PAGES; }
+
 static int has_slack(en_cache *c) {
-    return atomic_load_explicit(&c->pages, memory_order_relaxed) <
-           c->max_pages + c->max_pages / 8 + SLACK_PAGES;
+    return atomic_load_explicit(&c->pages, memory_order_relaxed) < hard_bound(c);
+}
+
+size_t en_cache_room(const en_cache *c) {
+    size_t pages = atomic_load_explicit(&((en_cache *)c)->pages, memory_order_relaxed);
+    return pages < hard_bound(c) ? hard_bound(c) - pages : 0;
 }
 
 /* Retires one installed page, the first found from a rotating position:
@@ -210,8 +216,8 @@ void en_cache_reclaim(en_db *db, en_cache *c, uint64_t oldest) {
     for (cpage *p = list, *next; p; p = next) {
         next = p->retire_next;
         if (p->retire_seq < oldest) {
-            en_buf_release(db, &p->buf);
             atomic_fetch_sub_explicit(&c->pages, 1, memory_order_relaxed);
+            en_buf_release(db, &p->buf);
         } else {
             retire_keep(c, p);
         }

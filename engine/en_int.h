@@ -138,6 +138,9 @@ const uint8_t *en_cache_adopt(en_db *db, en_cache *c, en_buf *b, uint32_t pgno,
 void en_cache_forget(en_db *db, en_cache *c, uint32_t pgno, uint64_t frame);
 /* Pages held: installed, and retired but not yet freed. */
 size_t en_cache_pages(const en_cache *c);
+/* Pages more the cache could hold before it stops installing: its bound,
+ * slack included, less en_cache_pages. */
+size_t en_cache_room(const en_cache *c);
 void en_cache_forget_log(en_db *db, en_cache *c);
 /* Frees retired pages published before oldest_seq (UINT64_MAX: all). */
 void en_cache_reclaim(en_db *db, en_cache *c, uint64_t oldest_seq);
@@ -453,7 +456,7 @@ extern _Thread_local en_db *en_writer_of;
 void en_pager_init(en_txn *t);
 void en_pager_release_all(en_txn *t);
 /* A page buffer the write lock's holder is done with: kept for the next
- * write transaction (db->spare), or freed past EN_SPARE_BUFS.  en_spare_free
+ * write transaction (db->spare), or freed past spare_max (en_pager.c).  en_spare_free
  * frees what is kept (at close). */
 void en_buf_release(en_db *db, en_buf *b);
 void en_spare_free(en_db *db);

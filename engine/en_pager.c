@@ -91,10 +91,12 @@ static void spare_push(en_buf **list, uint32_t *n, uint32_t max, en_buf *b) {
     (*n)++;
 }
 
+static uint32_t spare_max(const en_db *db);
+
 static void buf_put(en_txn *t, en_buf *b) {
     ISLE_ASSERT(b->pins == 0);
     t->bufs_live--;
-    spare_push(&t->bufs_free, &t->nspare, SPARE_BUFS_MAX, b);
+    spare_push(&t->bufs_free, &t->nspare, t->write ? spare_max(t->db) : SPARE_BUFS_MAX, b);
 }
 
 /* ---- the dirty set -------------------------------------------------------- */
@@ -831,12 +833,28 @@ const bt_pager_ops en_pager_ops = {
  * buffer a page, allocated and freed each commit (measured: allocation was
  * a sixth of the writer's instructions for one-object commits).  Buffers
  * the writer is done with wait in db->spare for the next write
- * transaction instead, up to EN_SPARE_BUFS; so does the dirty set's first
- * table.  Only the write lock's holder touches them.
+ * transaction instead; so does the dirty set's first table.  Only the
+ * write lock's holder touches them.
+ *
+ * How many: EN_SPARE_BUFS, or as many as the cache has room for, so that
+ * spares and cached pages together stay within the cache's bound (readers
+ * installing pages may pass it until the next write transaction ends,
+ * which frees the excess).  A log reset lets go of every cached log page
+ * at once, thousands in a large cache; freed, they were allocated again by
+ * the next commits.  Measured with callgrind over 40 transactions of 1,000
+ * random updates to 1,000,000 objects: 1,253M -> 1,218M instructions on
+ * the writer, the allocator's share gone.
  */
 #define EN_SPARE_BUFS 64u
 
-void en_buf_release(en_db *db, en_buf *b) { spare_push(&db->spare, &db->nspare, EN_SPARE_BUFS, b); }
+static uint32_t spare_max(const en_db *db) {
+    size_t room = db->cache ? en_cache_room(db->cache) : 0;
+    if (room > UINT32_MAX)
+        room = UINT32_MAX;
+    return room > EN_SPARE_BUFS ? (uint32_t)room : EN_SPARE_BUFS;
+}
+
+void en_buf_release(en_db *db, en_buf *b) { spare_push(&db->spare, &db->nspare, spare_max(db), b); }
 
 void en_spare_free(en_db *db) {
     for (en_buf *b = db->spare, *next; b; b = next) {
@@ -877,6 +895,28 @@ static void buf_drop(en_txn *t, en_buf *b) {
         free(b);
 }
 
+/* A write transaction's spares go back to the write lock's: the longer
+ * list whole (it can hold thousands, each link in a cold buffer), the
+ * other pushed onto it, and what passes spare_max freed. */
+static void spares_return(en_txn *t) {
+    en_db *db = t->db;
+    en_buf *keep = t->bufs_free, *walk = db->spare;
+    uint32_t nkeep = t->nspare;
+    if (db->nspare > nkeep)
+        keep = db->spare, walk = t->bufs_free, nkeep = db->nspare;
+    db->spare = keep;
+    db->nspare = nkeep;
+    for (en_buf *b = walk, *next; b; b = next) {
+        next = b->next;
+        en_buf_release(db, b);
+    }
+    for (uint32_t max = spare_max(db); db->nspare > max; db->nspare--) {
+        en_buf *b = db->spare;
+        db->spare = b->next;
+        free(b);
+    }
+}
+
 /* Frees every buffer of the transaction: dirty pages and spares (a write
  * transaction's go to db->spare). */
 void en_pager_release_all(en_txn *t) {
@@ -908,9 +948,13 @@ void en_pager_release_all(en_txn *t) {
     free(t->heaps);
     t->heaps = NULL;
     t->nheaps = t->cap_heaps = 0;
-    for (en_buf *b = t->bufs_free, *next; b; b = next) {
-        next = b->next;
-        buf_drop(t, b);
+    if (t->write) {
+        spares_return(t);
+    } else {
+        for (en_buf *b = t->bufs_free, *next; b; b = next) {
+            next = b->next;
+            free(b);
+        }
     }
     t->bufs_free = NULL;
     t->nspare = 0;

@@ -4,13 +4,15 @@
  * finds what the last one wrote without reading the log back; and the
  * cache stays within its bound.  A commit's copies of pages take the
  * place of the images they were copied from, so one-record commits do
- * not fill the cache with superseded images.
+ * not fill the cache with superseded images.  The page buffers a log reset
+ * lets go of wait for the next write transactions, within the cache's
+ * bound.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "en.h"
+#include "en_int.h"
 #include "testvfs.h"
 
 static int put_key(en_txn *txn, void *p) {
@@ -81,6 +83,65 @@ Test(cache, copies_take_the_place_of_the_images_they_replace) {
     /* about 130 leaves, their branches and the catalog live */
     cr_assert_lt(st.cache_pages, 400, "%llu cached pages", (unsigned long long)st.cache_pages);
     expect_keys(db, i, 13);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* Keys [*first, *first + 500) in one transaction: about 30 new leaves. */
+static int put_many_keys(en_txn *txn, void *p) {
+    unsigned *first = p;
+    int rc = 0;
+    for (unsigned i = *first; rc == 0 && i < *first + 500; i++)
+        rc = put_key(txn, &i);
+    return rc;
+}
+
+/* Commits that fill the log with pages, then a checkpoint that resets the
+ * log; returns the cache's bound in pages, its slack included. */
+static size_t fill_and_reset(en_db *db, size_t cache_bytes) {
+    for (unsigned first = 0; first < 3000; first += 500)
+        cr_assert_eq(en_write_sync(db, put_many_keys, &first), 0, "%s", en_errmsg());
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    cr_assert_eq(wal_max_frame(db->wal), 0, "the log was reset");
+    size_t max = cache_bytes / (4096 + EN_BUF_HDR);
+    return max + max / 8 + 32;
+}
+
+Test(cache, buffers_a_log_reset_frees_are_kept_within_the_bound) {
+    testvfs *t = testvfs_new(13);
+    size_t bytes = 2000 * (4096 + EN_BUF_HDR);
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .create = 1,
+                      .cache_bytes = bytes, .checkpoint_bytes = 1ull << 40,
+                      .vfs = testvfs_vfs(t)};
+    en_db *db;
+    cr_assert_eq(en_open("/c.isle", &opt, &db), 0, "%s", en_errmsg());
+    size_t bound = fill_and_reset(db, bytes);
+    size_t cached = en_cache_pages(db->cache);
+    /* The log's pages left the cache; their buffers wait, past the 64
+     * kept before any cache room counted. */
+    cr_assert_gt(db->nspare, 128, "%u spares, %zu cached", db->nspare, cached);
+    cr_assert_leq(db->nspare + cached, bound, "%u spares, %zu cached", db->nspare, cached);
+    /* The next commits take them instead of allocating. */
+    unsigned first = 3000;
+    uint32_t before = db->nspare;
+    cr_assert_eq(en_write_sync(db, put_many_keys, &first), 0, "%s", en_errmsg());
+    cr_assert_lt(db->nspare, before, "%u spares after a commit, %u before", db->nspare, before);
+    expect_keys(db, 3500, 7);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+
+    /* A small cache keeps only what fits beside its pages. */
+    t = testvfs_new(14);
+    bytes = 40 * (4096 + EN_BUF_HDR);
+    opt.cache_bytes = bytes;
+    opt.vfs = testvfs_vfs(t);
+    cr_assert_eq(en_open("/c.isle", &opt, &db), 0, "%s", en_errmsg());
+    bound = fill_and_reset(db, bytes);
+    cached = en_cache_pages(db->cache);
+    cr_assert_leq(db->nspare, bound > 64 ? bound : 64, "%u spares", db->nspare);
+    cr_assert_leq(db->nspare + cached, bound > 64 ? bound : 64, "%u spares, %zu cached",
+                  db->nspare, cached);
+    expect_keys(db, 3000, 7);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
