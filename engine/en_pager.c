@@ -856,11 +856,16 @@ static uint32_t spare_max(const en_db *db) {
 
 void en_buf_release(en_db *db, en_buf *b) { spare_push(&db->spare, &db->nspare, spare_max(db), b); }
 
-void en_spare_free(en_db *db) {
-    for (en_buf *b = db->spare, *next; b; b = next) {
+/* Frees a list of buffers linked through next. */
+static void free_list(en_buf *b) {
+    for (en_buf *next; b; b = next) {
         next = b->next;
         free(b);
     }
+}
+
+void en_spare_free(en_db *db) {
+    free_list(db->spare);
     db->spare = NULL;
     db->nspare = 0;
     free(db->spare_slots);
@@ -948,14 +953,10 @@ void en_pager_release_all(en_txn *t) {
     free(t->heaps);
     t->heaps = NULL;
     t->nheaps = t->cap_heaps = 0;
-    if (t->write) {
+    if (t->write)
         spares_return(t);
-    } else {
-        for (en_buf *b = t->bufs_free, *next; b; b = next) {
-            next = b->next;
-            free(b);
-        }
-    }
+    else
+        free_list(t->bufs_free);
     t->bufs_free = NULL;
     t->nspare = 0;
     if (t->write) /* a failure there failed the transaction already */

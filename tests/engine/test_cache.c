@@ -137,10 +137,11 @@ Test(cache, buffers_a_log_reset_frees_are_kept_within_the_bound) {
     opt.vfs = testvfs_vfs(t);
     cr_assert_eq(en_open("/c.isle", &opt, &db), 0, "%s", en_errmsg());
     bound = fill_and_reset(db, bytes);
+    if (bound < 64) /* the spares any cache keeps */
+        bound = 64;
     cached = en_cache_pages(db->cache);
-    cr_assert_leq(db->nspare, bound > 64 ? bound : 64, "%u spares", db->nspare);
-    cr_assert_leq(db->nspare + cached, bound > 64 ? bound : 64, "%u spares, %zu cached",
-                  db->nspare, cached);
+    cr_assert_leq(db->nspare, bound, "%u spares", db->nspare);
+    cr_assert_leq(db->nspare + cached, bound, "%u spares, %zu cached", db->nspare, cached);
     expect_keys(db, 3000, 7);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
