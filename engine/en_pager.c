@@ -295,27 +295,6 @@ void en_writeback_now(const en_db *db, en_wbrange *w, uint64_t off, uint64_t len
         os_writeback(db->file, hint, n);
 }
 
-/* Writes dirty page b, past the transaction's base_pages, sealed, to its
- * place in the main file, after the runs in flight (en_flush.c). */
-static int write_direct(en_txn *t, en_buf *b) {
-    en_db *db = t->db;
-    uint32_t P = db->page_size;
-    ISLE_ASSERT(b->pgno >= t->base_pages);
-    int rc = en_flush_wait(db, 1);
-    if (rc)
-        return rc;
-    en_page_seal(b->page, db->page_size, t->st.txn);
-    en_map_invalidate(db, b->pgno); /* never read there yet: only for form */
-    uint64_t off = (uint64_t)b->pgno * P;
-    if ((rc = os_write(db->file, off, b->page, P)) != 0)
-        return en_fail(rc, "writing page %u to the main file: %s", b->pgno,
-                       os_file_error(db->file));
-    en_map_verified(db, b->pgno); /* the writer's own page, whole */
-    db->n_direct++;
-    en_writeback_now(db, &t->wb, off, P);
-    return 0;
-}
-
 /* Hands dirty pages bufs[0, n), numbered consecutively from bufs[0] and
  * each past base_pages, to the write-behind thread (en_flush.c), which
  * seals and writes them; the buffers are free again on return. */
@@ -368,9 +347,38 @@ static int spilled(en_txn *t, en_buf *b, const wal_frame_ref *ref) {
     return 0;
 }
 
-static int cmp_pgno(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+static int spilled_main(en_txn *t, en_buf *b) {
+    return spilled(t, b, &(wal_frame_ref){.pgno = b->pgno}); /* frame 0: the main file */
+}
+
+static int cmp_buf_pgno(const void *a, const void *b) {
+    uint32_t x = (*(en_buf *const *)a)->pgno, y = (*(en_buf *const *)b)->pgno;
     return x < y ? -1 : x > y;
+}
+
+/*
+ * Writes dirty pages v[0, n), each past base_pages, to the main file in
+ * page order: runs of consecutive pages through the write-behind ring
+ * (write_run), one write a run; then `then` takes each page of the run out
+ * of the dirty set.  Taken in the dirty table's order, the pages a load
+ * leaves to its commit were 540 writes of one page each.  A failure fails
+ * the transaction.
+ */
+static int write_runs(en_txn *t, en_buf **v, uint32_t n, int (*then)(en_txn *, en_buf *)) {
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_buf_pgno);
+    for (uint32_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && j - i < EN_BEHIND_PAGES && v[j]->pgno == v[j - 1]->pgno + 1;)
+            j++;
+        int rc = write_run(t, v + i, j - i);
+        for (uint32_t k = i; rc == 0 && k < j; k++)
+            rc = then(t, v[k]);
+        if (rc) {
+            t->failed = 1;
+            return rc;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -400,30 +408,17 @@ static int behind_write(en_txn *t) {
     int rc = spill_prepare(t);
     if (rc)
         return rc;
-    qsort(t->behind, t->nbehind, sizeof t->behind[0], cmp_pgno);
-    en_buf *run[EN_BEHIND_PAGES];
+    en_buf *v[EN_BEHIND_PAGES];
     uint32_t n = 0, kept = 0;
-    for (uint32_t i = 0; i <= t->nbehind; i++) {
-        en_buf *b = i < t->nbehind ? en_dirty_find(&t->dirty, t->behind[i]) : NULL;
-        if (b && b->pins) {
+    for (uint32_t i = 0; i < t->nbehind; i++) {
+        en_buf *b = en_dirty_find(&t->dirty, t->behind[i]);
+        if (b && b->pins)
             t->behind[kept++] = b->pgno;
-            b = NULL;
-        }
-        if (n && (!b || b->pgno != run[n - 1]->pgno + 1)) {
-            if ((rc = write_run(t, run, n)) != 0) {
-                t->failed = 1;
-                return rc;
-            }
-            for (uint32_t k = 0; k < n; k++)
-                if ((rc = spilled(t, run[k], &(wal_frame_ref){.pgno = run[k]->pgno})) != 0)
-                    return rc;
-            n = 0;
-        }
-        if (b)
-            run[n++] = b;
+        else if (b)
+            v[n++] = b;
     }
     t->nbehind = kept;
-    return 0;
+    return write_runs(t, v, n, spilled_main);
 }
 
 /* Spills every unpinned dirty page when the dirty set passes the budget. */
@@ -434,30 +429,39 @@ static int maybe_spill(en_txn *t) {
     int rc = spill_prepare(t);
     if (rc)
         return rc;
+    en_buf **v = malloc(t->dirty.count * sizeof *v); /* the pages for the main file */
+    if (!v) {
+        t->failed = 1;
+        return en_fail(CD_ENOMEM, "out of memory spilling pages");
+    }
+    uint32_t n = 0;
     for (uint32_t i = 0; i <= t->dirty.mask; i++) {
         for (en_buf **p = &t->dirty.slots[i]; *p;) {
             en_buf *b = *p;
-            if (b->pins) {
+            if (b->pins || b->pgno >= t->base_pages) {
+                if (!b->pins)
+                    v[n++] = b;
                 p = &b->next;
                 continue;
             }
-            wal_frame_ref ref = {.pgno = b->pgno}; /* frame 0: the main file */
-            if (b->pgno >= t->base_pages) {
-                rc = write_direct(t, b);
-            } else {
-                en_page_seal(b->page, db->page_size, t->st.txn);
-                rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
-                if (rc)
-                    rc = en_fail(rc, "spilling page %u to the log", b->pgno);
-            }
+            wal_frame_ref ref;
+            en_page_seal(b->page, db->page_size, t->st.txn);
+            rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
             if (rc) {
+                free(v);
                 t->failed = 1;
+                return en_fail(rc, "spilling page %u to the log", b->pgno);
+            }
+            if ((rc = spilled(t, b, &ref)) != 0) { /* unlinks b: *p is the next */
+                free(v);
                 return rc;
             }
-            if ((rc = spilled(t, b, &ref)) != 0) /* unlinks b: *p is the next */
-                return rc;
         }
     }
+    rc = write_runs(t, v, n, spilled_main);
+    free(v);
+    if (rc)
+        return rc;
     rc = wal_flush(db->wal);
     if (rc) {
         t->failed = 1;
@@ -482,31 +486,40 @@ static int spill_read(en_txn *t, const en_spilled *s, unsigned mask, uint8_t *pa
     return rc ? en_fail(rc, "reading spilled page %u back", s->pgno) : 0;
 }
 
+/* A page the commit wrote leaves the dirty set. */
+static int released(en_txn *t, en_buf *b) {
+    int rc = dirty_release_reserve(t, b);
+    if (rc == 0) {
+        en_dirty_remove(&t->dirty, b);
+        dirty_release(t, b);
+    }
+    return rc;
+}
+
 /*
  * At the commit of a transaction that spilled: writes its dirty pages
- * past base_pages to the main file and frees them, then syncs the main
- * file (all but SYNC_OFF), so that they and the pages spilled there are
- * durable before the commit record that makes them reachable is written.
- * A failed write leaves the transaction to roll back; a failed sync
- * latches the handle.
+ * past base_pages to the main file (write_runs) and frees them, then
+ * syncs the main file (all but SYNC_OFF), so that they and the pages
+ * spilled there are durable before the commit record that makes them
+ * reachable is written.  A failed write leaves the transaction to roll
+ * back; a failed sync latches the handle.
  */
 int en_pager_commit_direct(en_txn *t) {
     en_db *db = t->db;
     int rc = en_flush_wait(db, 1);
-    for (uint32_t i = 0; rc == 0 && t->dirty.slots && i <= t->dirty.mask; i++) {
-        for (en_buf **p = &t->dirty.slots[i]; rc == 0 && *p;) {
-            en_buf *b = *p;
-            if (b->pgno < t->base_pages) {
-                p = &b->next;
-                continue;
-            }
-            if ((rc = dirty_release_reserve(t, b)) != 0 || (rc = write_direct(t, b)) != 0)
-                break;
-            *p = b->next;
-            t->dirty.count--;
-            dirty_release(t, b);
-        }
-    }
+    en_buf **v = NULL;
+    uint32_t n = 0;
+    if (rc == 0 && t->dirty.count && !(v = malloc(t->dirty.count * sizeof *v)))
+        rc = en_fail(CD_ENOMEM, "out of memory committing a large transaction");
+    for (uint32_t i = 0; rc == 0 && t->dirty.slots && i <= t->dirty.mask; i++)
+        for (en_buf *b = t->dirty.slots[i]; b; b = b->next)
+            if (b->pgno >= t->base_pages)
+                v[n++] = b;
+    if (rc == 0)
+        rc = write_runs(t, v, n, released);
+    free(v);
+    if (rc == 0)
+        rc = en_flush_wait(db, 1);
     if (rc)
         return rc;
     if (db->opt.sync != EN_SYNC_OFF && (rc = os_sync(db->file)) != 0)

@@ -122,14 +122,18 @@ Test(direct, a_large_commit_bypasses_the_log_and_survives_a_power_loss) {
     testvfs *t = testvfs_new(5);
     en_db *db = open_db(t);
     job j = {.from = 0, .n = 3000, .stride = 1, .ver = 1};
-    uint64_t log0 = log_bytes(db);
+    uint64_t log0 = log_bytes(db), writes0 = testvfs_count(t, TESTVFS_WRITE);
     cr_assert_eq(en_write_sync(db, run_job, &j), 0, "%s", en_errmsg());
+    uint64_t writes = testvfs_count(t, TESTVFS_WRITE) - writes0;
     en_stats st;
     cr_assert_eq(en_stat(db, &st), 0);
     cr_assert_gt(st.spilled_pages, 0, "the transaction fit the cache: nothing tested");
     /* ~3000 x 212 bytes: about 170 leaves, nearly all new to the file */
     cr_assert_gt(st.direct_pages, 150, "%llu pages written to the main file",
                  (unsigned long long)st.direct_pages);
+    /* in runs of consecutive pages, one write a run (log writes included) */
+    cr_assert_lt(writes * 4, st.direct_pages, "%llu writes for %llu pages",
+                 (unsigned long long)writes, (unsigned long long)st.direct_pages);
     uint64_t logged = log_bytes(db) - log0;
     cr_assert_lt(logged, st.direct_pages * 4096 / 8, "the log grew by %llu bytes",
                  (unsigned long long)logged);
@@ -182,10 +186,17 @@ Test(direct, pages_written_out_read_back_inside_the_transaction) {
 Test(direct, a_failed_write_to_the_main_file_rolls_back) {
     testvfs *t = testvfs_new(8);
     en_db *db = open_with_ten(t);
-    /* Every write fails from the 20th on: some spilled pages get out,
-     * then one does not. */
-    testvfs_fail(t, TESTVFS_WRITE, 20, CD_EIO, 1);
-    job big = {.from = 0, .n = 3000, .stride = 1, .ver = 2};
+    /* The job rolled back once counts its writes (spilled runs and log
+     * pieces); then every write fails from the middle one on: some
+     * spilled pages get out, then some do not. */
+    job big = {.from = 0, .n = 3000, .stride = 1, .ver = 2, .fail = 1};
+    uint64_t w0 = testvfs_count(t, TESTVFS_WRITE);
+    cr_assert_eq(en_write_sync(db, run_job, &big), CD_EINVAL);
+    uint64_t writes = testvfs_count(t, TESTVFS_WRITE) - w0;
+    cr_assert_geq(writes, 4, "%llu writes", (unsigned long long)writes);
+    expect(db, 100, 10, 1);
+    testvfs_fail(t, TESTVFS_WRITE, writes / 2 + 1, CD_EIO, 1);
+    big.fail = 0;
     cr_assert_eq(en_write_sync(db, run_job, &big), CD_EIO);
     testvfs_fail_clear(t);
     expect(db, 100, 10, 1);
