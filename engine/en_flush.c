@@ -1,10 +1,11 @@
 /*
  * en_flush.c: the main file's write-behind thread.
  *
- * A large transaction that loads keys in ascending order hands the runs of
- * pages it has filled (en_pager.c, behind_write) to this thread, which
- * seals them (transaction number and checksum), writes them to their place
- * in the main file and hints the device to start on them (os_writeback).
+ * A large transaction hands the runs of consecutive pages it writes to
+ * the main file (en_pager.c, write_runs: the pages an ascending load has
+ * filled, a spill's, the rest at its commit) to this thread, which seals
+ * them (transaction number and checksum), writes them to their place in
+ * the main file and hints the device to start on them (os_writeback).
  * The transaction meanwhile fills the next pages: on a machine with two
  * cores the kernel's copy into its page cache, about a quarter of a load,
  * runs beside the load instead of inside it.
