@@ -435,8 +435,8 @@ static int maybe_spill(en_txn *t) {
         return en_fail(CD_ENOMEM, "out of memory spilling pages");
     }
     uint32_t n = 0;
-    for (uint32_t i = 0; i <= t->dirty.mask; i++) {
-        for (en_buf **p = &t->dirty.slots[i]; *p;) {
+    for (uint32_t i = 0; rc == 0 && i <= t->dirty.mask; i++) {
+        for (en_buf **p = &t->dirty.slots[i]; rc == 0 && *p;) {
             en_buf *b = *p;
             if (b->pins || b->pgno >= t->base_pages) {
                 if (!b->pins)
@@ -446,19 +446,16 @@ static int maybe_spill(en_txn *t) {
             }
             wal_frame_ref ref;
             en_page_seal(b->page, db->page_size, t->st.txn);
-            rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref);
-            if (rc) {
-                free(v);
+            if ((rc = wal_append_page_ref(db->wal, t->st.txn, b->pgno, b->page, &ref)) != 0) {
                 t->failed = 1;
-                return en_fail(rc, "spilling page %u to the log", b->pgno);
-            }
-            if ((rc = spilled(t, b, &ref)) != 0) { /* unlinks b: *p is the next */
-                free(v);
-                return rc;
+                rc = en_fail(rc, "spilling page %u to the log", b->pgno);
+            } else {
+                rc = spilled(t, b, &ref); /* unlinks b: *p is the next */
             }
         }
     }
-    rc = write_runs(t, v, n, spilled_main);
+    if (rc == 0)
+        rc = write_runs(t, v, n, spilled_main);
     free(v);
     if (rc)
         return rc;
@@ -506,10 +503,12 @@ static int released(en_txn *t, en_buf *b) {
  */
 int en_pager_commit_direct(en_txn *t) {
     en_db *db = t->db;
-    int rc = en_flush_wait(db, 1);
+    int rc = 0;
     en_buf **v = NULL;
     uint32_t n = 0;
-    if (rc == 0 && t->dirty.count && !(v = malloc(t->dirty.count * sizeof *v)))
+    /* a failed run written behind earlier is reported by the first slot
+     * write_runs asks for, or by the wait below */
+    if (t->dirty.count && !(v = malloc(t->dirty.count * sizeof *v)))
         rc = en_fail(CD_ENOMEM, "out of memory committing a large transaction");
     for (uint32_t i = 0; rc == 0 && t->dirty.slots && i <= t->dirty.mask; i++)
         for (en_buf *b = t->dirty.slots[i]; b; b = b->next)
