@@ -785,7 +785,8 @@ ISLE_API const char *isle_coll_name(const isle_coll *c);
 
 /*
  * Stores *obj under its id, replacing an object with that id; an id of
- * ISLE_AUTO_ID gets the next auto-increment id, written into obj->id.
+ * ISLE_AUTO_ID gets the next auto-increment id, written into obj->id (the
+ * only write to *obj: an object that gives its id is only read).
  * Errors: ISLE_EINVAL (NULL; a handle of another database; a string that
  * is not UTF-8; an enum value not in its table, or null for ISLE_ENUM_ORDINAL;
  * a negative list count; the message names the field), ISLE_ETOOBIG (the
@@ -799,7 +800,9 @@ ISLE_API int isle_coll_put(isle_txn *txn, isle_coll *c, void *obj);
  * Stores the n objects of the array objs (as n puts, in order, but faster:
  * one encode buffer, no per-object lookups for new ids, ascending ids
  * appended to the tree's last leaf, and a large load's full leaves
- * written to the file as it goes).  All or nothing: if object k is bad, none is
+ * written to the file as it goes).  Ids are given out and written back
+ * as isle_coll_put does, in array order; objects that give their ids are
+ * only read.  All or nothing: if object k is bad, none is
  * stored and no id is written back.  Errors: as isle_coll_put (the
  * message gives the index of the bad object).
  */

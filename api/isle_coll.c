@@ -362,7 +362,7 @@ int isle_coll_put(isle_txn *txn, isle_coll *c, void *obj) {
     st.count += (uint64_t)inserted;
     if (rc == 0 && (st.count != st0.count || st.max_id != st0.max_id))
         rc = state_store(t, c, &st);
-    if (rc == 0)
+    if (rc == 0 && load_id(c, obj) == ISLE_AUTO_ID) /* the object's own id is not written */
         store_id(c, obj, id);
     co_enc_free(&e);
     return done(rc);
@@ -459,9 +459,10 @@ static int run_flush(en_txn *t, const isle_coll *c, put_run *r, co_state *st, si
 
 /* Writes objs[0, n); when object k fails, undoes objects [0, k) and
  * returns the failure, naming k.  (If the failure came from the engine the
- * undo fails too, and the transaction can only roll back.) */
+ * undo fails too, and the transaction can only roll back.)  *autos counts
+ * the objects that asked for an id (ISLE_AUTO_ID). */
 static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
-                        co_state *st) {
+                        co_state *st, size_t *autos) {
     co_enc e;
     undo u = {0};
     co_state st0 = *st;
@@ -481,6 +482,7 @@ static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
         int64_t id = load_id(c, obj);
         int known_new, inserted = 0;
         size_t len = 0;
+        *autos += id == ISLE_AUTO_ID;
         rc = pick_id(c, st, &id, &known_new);
         if (rc == 0 && known_new) { /* encoded straight into the run when it can be */
             if (run->n == RUN_OBJECTS && (rc = run_flush(t, c, run, st, &failed)) != 0)
@@ -543,15 +545,20 @@ int isle_coll_put_many(isle_txn *txn, isle_coll *c, void *objs, size_t n) {
     if ((rc = co_state_load(t, c, &st)) != 0)
         return rc;
     st0 = st;
-    rc = put_many_run(t, c, objs, n, &st);
+    size_t autos = 0;
+    rc = put_many_run(t, c, objs, n, &st, &autos);
     if (rc == 0 && (st.count != st0.count || st.max_id != st0.max_id))
         rc = state_store(t, c, &st);
-    for (size_t i = 0; rc == 0 && i < n; i++) { /* all stored: write back the ids */
+    /* All stored: the ids given out are written back, in order, as the
+     * puts took them.  Objects that gave their id are not written to (an
+     * array of them may be read by other threads meanwhile). */
+    for (size_t i = 0; rc == 0 && autos && i < n; i++) {
         uint8_t *obj = (uint8_t *)objs + i * c->root->size;
-        int64_t id = load_id(c, obj);
+        int64_t id = load_id(c, obj), given = id;
         int known_new;
         pick_id(c, &st0, &id, &known_new);
-        store_id(c, obj, id);
+        if (given == ISLE_AUTO_ID)
+            store_id(c, obj, id), autos--;
     }
     return done(rc);
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "coll_util.h"
 
@@ -120,6 +122,34 @@ Test(coll_ids, explicit_ids_and_replace) {
     cr_assert_eq(cu_put(db, items, &more), ISLE_ETOOBIG, "ids used up");
     cr_assert(strstr(isle_errmsg(), "used up"), "%s", isle_errmsg());
     cr_assert_eq(more.id, ISLE_AUTO_ID, "not written back");
+    cu_check(db, items);
+}
+
+/* Objects that give their own id are only read: an array of them may sit
+ * in read-only memory (or be read by other threads during the put).  Only
+ * the objects that asked for an id get one written back. */
+Test(coll_ids, objects_with_their_own_ids_are_not_written) {
+    long psz = sysconf(_SC_PAGESIZE);
+    Item *ro = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(ro != MAP_FAILED);
+    for (int i = 0; i < 4; i++)
+        ro[i] = (Item){50 + i, "given", i, i, i, 1};
+    cr_assert_eq(mprotect(ro, (size_t)psz, PROT_READ), 0);
+    cr_assert_eq(cu_put_many(db, items, ro, 4), 0, "%s", isle_errmsg());
+    cr_assert_eq(cu_put(db, items, &ro[2]), 0, "%s", isle_errmsg());
+    Item mixed[4] = {
+        {60, "given", 0, 0, 0, 0},
+        {ISLE_AUTO_ID, "asks", 0, 0, 0, 0},
+        {70, "given", 0, 0, 0, 0},
+        {ISLE_AUTO_ID, "asks", 0, 0, 0, 0},
+    };
+    cr_assert_eq(cu_put_many(db, items, mixed, 4), 0, "%s", isle_errmsg());
+    cr_assert(mixed[0].id == 60 && mixed[1].id == 61 && mixed[2].id == 70 && mixed[3].id == 71,
+              "ids given out in order: %lld %lld", (long long)mixed[1].id,
+              (long long)mixed[3].id);
+    cr_assert_eq(cu_count(db, items), 8);
+    cr_assert(exists(53) && exists(61) && exists(71));
+    munmap(ro, (size_t)psz);
     cu_check(db, items);
 }
 
