@@ -16,16 +16,16 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "isle.h"
+
 /* ---- objects -------------------------------------------------------------- */
 
-/* A string field: a view of len bytes.  Generated strings are followed by
- * a NUL (not counted), for APIs that take C strings; decoded ones point
- * into the engine's memory, need not be, and are valid only inside the
- * call that decoded them. */
-typedef struct bn_str {
-    const char *p;
-    uint32_t len;
-} bn_str;
+/* A string field: a view of len bytes (isle's own string view, so that
+ * isle stores a user bn_obj as the application's struct, as it is).
+ * Generated strings are followed by a NUL (not counted), for APIs that
+ * take C strings; decoded ones point into the engine's memory, need not
+ * be, and are valid only inside the call that decoded them. */
+typedef isle_str bn_str;
 
 typedef enum bn_kind {
     BN_USER = 0,    /* id, name, email, age (int32), score (double), created */
@@ -115,8 +115,8 @@ static inline uint32_t bn_load32(const char *p) {
     return v;
 }
 static inline uint64_t bn_mix_str(bn_str s, uint64_t key) {
-    const char *p = s.p;
-    uint32_t n = s.len;
+    const char *p = s.ptr;
+    size_t n = s.len;
     uint64_t h = bn_mix(n, key);
     for (; n >= 8; n -= 8, p += 8) {
         uint64_t v;

@@ -5,13 +5,19 @@
  * isle_coll_put_many, read with isle_coll_get and isle_coll_scan into the
  * struct (strings, the list of tags and the embedded address decoded into
  * an arena; the scan's strings borrowed from the stored bytes for its
- * callback, as the peers' scans read theirs).  isle does the encoding; nothing is packed by hand.
+ * callback, as the peers' scans read theirs).  isle does the encoding;
+ * nothing is packed by hand.
  *
- * The struct's strings are isle_str (pointer and length), the
- * generator's strings as they are, so turning a bn_obj into it copies
- * pointers and lengths only, and nothing measures a string with strlen
- * (SQLite and the packed values hand out lengths too); a decoded struct is
- * folded into the same checksum as every other engine's (bn_obj_sum).
+ * A user object is stored straight from the benchmark's own struct
+ * (bn_obj, whose strings are isle_str: pointer and length), as an
+ * application stores the structs it has: put_many reads the same input
+ * the peers' adapters pack or bind from, and a get or scan decodes into a
+ * bn_obj as theirs do.  A profile's tags are an array inside bn_obj, not
+ * the pointer and count a list field takes, so a profile is copied into a
+ * struct of its own first (pointers and lengths only, no string copied).
+ * Nothing measures a string with strlen (SQLite and the packed values hand
+ * out lengths too); every decoded object is folded into the same checksum
+ * as every other engine's (bn_obj_sum).
  * The key/value adapter (bn_isle.c) stays as the "isle-kv" engine.
  */
 #include "bn.h"
@@ -30,6 +36,7 @@ typedef struct bc_addr {
     int32_t zip;
 } bc_addr;
 
+/* A profile as isle stores it (a user is a bn_obj). */
 typedef struct bc_obj {
     int64_t id;
     isle_str name;
@@ -37,9 +44,9 @@ typedef struct bc_obj {
     int32_t age;
     double score;
     int64_t created; /* µs since 1970 UTC */
-    isle_str *tags;  /* profile only */
+    isle_str *tags;
     uint32_t ntags;
-    bc_addr addr;    /* profile only, embedded by value */
+    bc_addr addr; /* embedded by value */
 } bc_obj;
 
 static const isle_field addr_fields[] = {
@@ -49,10 +56,12 @@ static const isle_field addr_fields[] = {
 };
 static const isle_schema addr_schema = ISLE_EMBEDDED_AS(bc_addr, "Address", addr_fields);
 
+/* A user is stored straight from the generator's own struct, as an
+ * application stores its objects: the fields isle reads are its members. */
 static const isle_field user_fields[] = {
-    ISLE_FIELD(bc_obj, name, ISLE_STRING),     ISLE_FIELD(bc_obj, email, ISLE_STRING),
-    ISLE_FIELD(bc_obj, age, ISLE_SHORT),       ISLE_FIELD(bc_obj, score, ISLE_DOUBLE),
-    ISLE_FIELD(bc_obj, created, ISLE_DATETIME),
+    ISLE_FIELD(bn_obj, name, ISLE_STRING),     ISLE_FIELD(bn_obj, email, ISLE_STRING),
+    ISLE_FIELD(bn_obj, age, ISLE_SHORT),       ISLE_FIELD(bn_obj, score, ISLE_DOUBLE),
+    ISLE_FIELD_AS(bn_obj, created_us, "created", ISLE_DATETIME),
 };
 static const isle_field profile_fields[] = {
     ISLE_FIELD(bc_obj, name, ISLE_STRING),
@@ -63,7 +72,7 @@ static const isle_field profile_fields[] = {
     ISLE_LIST(bc_obj, tags, ntags, ISLE_STRING),
     ISLE_FIELD(bc_obj, addr, ISLE_EMBED_INLINE(&addr_schema)),
 };
-static const isle_schema user_schema = ISLE_COLLECTION_AS(bc_obj, "user", id, user_fields);
+static const isle_schema user_schema = ISLE_COLLECTION_AS(bn_obj, "user", id, user_fields);
 static const isle_schema profile_schema =
     ISLE_COLLECTION_AS(bc_obj, "profile", id, profile_fields);
 
@@ -138,24 +147,22 @@ static int c_wr_open(bn_db *db, bn_wr **out) {
 
 static void c_wr_close(bn_wr *w) { free(w); }
 
-static isle_str to_str(bn_str s) { return (isle_str){s.p, s.len}; }
-
-/* The application's struct for a generated object: pointers and lengths. */
+/* A profile as its struct: pointers and lengths, the tags as an array. */
 static void to_struct(bn_kind kind, const bn_obj *o, bc_obj *c, isle_str *tags) {
     c->id = o->id;
-    c->name = to_str(o->name);
-    c->email = to_str(o->email);
+    c->name = o->name;
+    c->email = o->email;
     c->age = o->age;
     c->score = o->score;
     c->created = o->created_us;
     if (kind != BN_PROFILE)
         return;
     for (uint32_t i = 0; i < o->ntags; i++)
-        tags[i] = to_str(o->tags[i]);
+        tags[i] = o->tags[i];
     c->tags = tags;
     c->ntags = o->ntags;
-    c->addr.street = to_str(o->addr.street);
-    c->addr.city = to_str(o->addr.city);
+    c->addr.street = o->addr.street;
+    c->addr.city = o->addr.city;
     c->addr.zip = o->addr.zip;
 }
 
@@ -177,6 +184,9 @@ static int write_fn(isle_txn *txn, void *arg) {
                 w->ids[i] = c->objs[at + i].id;
             rc = isle_coll_delete_many(txn, w->d->coll, w->ids, k, &deleted);
             c->missing += k - deleted;
+        } else if (w->d->kind == BN_USER) {
+            /* every id is given, so put_many only reads the objects */
+            rc = isle_coll_put_many(txn, w->d->coll, (void *)(c->objs + at), k);
         } else {
             for (size_t i = 0; i < k; i++)
                 to_struct(w->d->kind, &c->objs[at + i], &w->objs[i], w->tags[i]);
@@ -232,39 +242,44 @@ static int c_rd_end(bn_rd *rd) {
     return rc ? fail("isle_read_end", rc) : 0;
 }
 
-static bn_str cstr(isle_str s) { return (bn_str){s.ptr ? s.ptr : "", (uint32_t)s.len}; }
-
-/* The checksum of a decoded struct, the same as of the bn_obj it came from. */
-static uint64_t struct_sum(bn_kind kind, const bc_obj *c) {
+/* The checksum of a decoded profile, the same as of the bn_obj it came from. */
+static uint64_t struct_sum(const bc_obj *c) {
     bn_obj o;
     o.id = c->id;
-    o.name = cstr(c->name);
-    o.email = cstr(c->email);
+    o.name = c->name;
+    o.email = c->email;
     o.age = c->age;
     o.score = c->score;
     o.created_us = c->created;
-    o.ntags = 0;
-    if (kind == BN_PROFILE) {
-        o.ntags = c->ntags < BN_TAGS_MAX ? c->ntags : BN_TAGS_MAX;
-        for (uint32_t i = 0; i < o.ntags; i++)
-            o.tags[i] = cstr(c->tags[i]);
-        o.addr.street = cstr(c->addr.street);
-        o.addr.city = cstr(c->addr.city);
-        o.addr.zip = c->addr.zip;
-    }
-    return bn_obj_sum(kind, &o);
+    o.ntags = c->ntags < BN_TAGS_MAX ? c->ntags : BN_TAGS_MAX;
+    for (uint32_t i = 0; i < o.ntags; i++)
+        o.tags[i] = c->tags[i];
+    o.addr.street = c->addr.street;
+    o.addr.city = c->addr.city;
+    o.addr.zip = c->addr.zip;
+    return bn_obj_sum(BN_PROFILE, &o);
+}
+
+/* Either kind's struct, as the collection's schema names it. */
+typedef union any_obj {
+    bn_obj user;
+    bc_obj profile;
+} any_obj;
+
+static uint64_t any_sum(bn_kind kind, const any_obj *o) {
+    return kind == BN_USER ? bn_obj_sum(BN_USER, &o->user) : struct_sum(&o->profile);
 }
 
 static int c_get(bn_rd *rd, int64_t id, uint64_t *sum) {
     crd *r = R(rd);
-    bc_obj o;
+    any_obj o;
     isle_arena_reset(&r->arena);
     int rc = isle_coll_get(r->txn, r->d->coll, id, &o, &r->arena);
     if (rc == ISLE_ENOTFOUND)
         return BN_NOTFOUND;
     if (rc)
         return fail("isle_coll_get", rc);
-    *sum += struct_sum(r->d->kind, &o);
+    *sum += any_sum(r->d->kind, &o);
     return 0;
 }
 
@@ -283,7 +298,7 @@ typedef struct scan_ctx {
 
 static int scan_one(void *arg, void *obj) {
     scan_ctx *s = arg;
-    s->sum += struct_sum(s->kind, obj);
+    s->sum += any_sum(s->kind, obj);
     s->count++;
     return 0;
 }
@@ -291,7 +306,7 @@ static int scan_one(void *arg, void *obj) {
 static int c_scan(bn_rd *rd, uint64_t *count, uint64_t *sum) {
     crd *r = R(rd);
     scan_ctx s = {r->d->kind, 0, 0};
-    bc_obj o;
+    any_obj o;
     isle_arena_reset(&r->arena);
     /* Strings borrowed for the callback, as SQLite's column text and
      * LMDB's values are read where they lie (the profile's tag list is

@@ -71,7 +71,7 @@ static uint64_t splitmix(uint64_t *s) {
 static bn_str put_str(char *buf, size_t *at, const char *s, size_t len) {
     memcpy(buf + *at, s, len);
     buf[*at + len] = 0;
-    bn_str v = {buf + *at, (uint32_t)len};
+    bn_str v = {buf + *at, len};
     *at += len + 1;
     return v;
 }
@@ -166,8 +166,8 @@ int bn_set_make(bn_set *set, bn_kind kind, const int64_t *ids, size_t n, uint32_
         for (uint32_t t = 0; t < o->ntags; t++)
             fields[nf++] = &o->tags[t];
         for (size_t f = 0; f < nf; f++) {
-            memcpy(set->arena + at, fields[f]->p, fields[f]->len + 1); /* and its NUL */
-            fields[f]->p = set->arena + at;
+            memcpy(set->arena + at, fields[f]->ptr, fields[f]->len + 1); /* and its NUL */
+            fields[f]->ptr = set->arena + at;
             at += fields[f]->len + 1;
         }
         set->sum += bn_obj_sum(kind, o);
@@ -195,13 +195,13 @@ static uint8_t *put_u64(uint8_t *p, uint64_t v) {
     return p + 8;
 }
 static uint8_t *put_var_str(uint8_t *p, bn_str s) {
-    uint32_t v = s.len;
+    size_t v = s.len;
     while (v >= 0x80) {
         *p++ = (uint8_t)(v | 0x80);
         v >>= 7;
     }
     *p++ = (uint8_t)v;
-    memcpy(p, s.p, s.len);
+    memcpy(p, s.ptr, s.len);
     return p + s.len;
 }
 
@@ -243,7 +243,7 @@ static int get_var_str(const uint8_t **p, const uint8_t *end, bn_str *s) {
     }
     if ((size_t)(end - *p) < len)
         return -1;
-    s->p = (const char *)*p;
+    s->ptr = (const char *)*p;
     s->len = len;
     *p += len;
     return 0;

@@ -161,8 +161,8 @@ static int s_wr_open(bn_db *db, bn_wr **out) {
 
 static void bind_obj(swr *w, sqlite3_stmt *st, const bn_obj *o) {
     sqlite3_bind_int64(st, 1, o->id);
-    sqlite3_bind_text(st, 2, o->name.p, (int)o->name.len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, o->email.p, (int)o->email.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, o->name.ptr, (int)o->name.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, o->email.ptr, (int)o->email.len, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, o->age);
     sqlite3_bind_double(st, 5, o->score);
     sqlite3_bind_int64(st, 6, o->created_us);
@@ -172,12 +172,12 @@ static void bind_obj(swr *w, sqlite3_stmt *st, const bn_obj *o) {
     for (uint32_t i = 0; i < o->ntags; i++) {
         if (i)
             w->tags[at++] = TAG_SEP;
-        memcpy(w->tags + at, o->tags[i].p, o->tags[i].len);
+        memcpy(w->tags + at, o->tags[i].ptr, o->tags[i].len);
         at += o->tags[i].len;
     }
     sqlite3_bind_text(st, 7, w->tags, (int)at, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, o->addr.street.p, (int)o->addr.street.len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, o->addr.city.p, (int)o->addr.city.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, o->addr.street.ptr, (int)o->addr.street.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, o->addr.city.ptr, (int)o->addr.city.len, SQLITE_STATIC);
     sqlite3_bind_int(st, 10, o->addr.zip);
 }
 
@@ -269,8 +269,8 @@ static int s_rd_end(bn_rd *rd) { return exec1(R(rd)->c, R(rd)->commit); }
 
 static bn_str col_str(sqlite3_stmt *st, int i) {
     bn_str s;
-    s.p = (const char *)sqlite3_column_text(st, i); /* text first, then bytes */
-    s.len = (uint32_t)sqlite3_column_bytes(st, i);
+    s.ptr = (const char *)sqlite3_column_text(st, i); /* text first, then bytes */
+    s.len = (size_t)sqlite3_column_bytes(st, i);
     return s;
 }
 
@@ -285,11 +285,11 @@ static int decode_row(sqlite3_stmt *st, bn_kind kind, bn_obj *o) {
     if (kind != BN_PROFILE)
         return 0;
     bn_str tags = col_str(st, 5);
-    const char *p = tags.p, *end = tags.p + tags.len;
+    const char *p = tags.ptr, *end = tags.ptr + tags.len;
     while (tags.len && o->ntags < BN_TAGS_MAX) {
         const char *sep = memchr(p, TAG_SEP, (size_t)(end - p));
         const char *stop = sep ? sep : end;
-        o->tags[o->ntags++] = (bn_str){p, (uint32_t)(stop - p)};
+        o->tags[o->ntags++] = (bn_str){p, (size_t)(stop - p)};
         if (!sep)
             break;
         p = sep + 1;
