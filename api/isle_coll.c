@@ -457,6 +457,78 @@ static int run_flush(en_txn *t, const isle_coll *c, put_run *r, co_state *st, si
     return rc;
 }
 
+/*
+ * Reading ahead in the caller's array.  A large put_many reads its objects
+ * once, in order, usually from memory the processor's caches have not
+ * seen, and the hardware's stream prefetcher stops at page boundaries: on
+ * a 1M-object load of 208-byte structs, 56% of put_many's own time sat on
+ * the first read of each object's id.  The loop asks for the lines the
+ * encoding reads of the object about PF_BYTES ahead, and for the first
+ * bytes of the strings of the object half as far ahead (its pointers are
+ * in the cache by then).  Measured with 30 alternating 1M-object loads:
+ * 6% less time an object (the objects' lines alone: 5%).
+ */
+#define PF_BYTES 3072u
+#define PF_LINES_MAX 4u
+#define PF_STRINGS_MAX 4u
+
+typedef struct pf_plan {
+    size_t ahead; /* objects ahead; 0: none */
+    size_t lo;    /* first byte of an object the encoding reads */
+    uint32_t lines;
+    uint32_t nstr; /* string members, whose bytes are asked for half as far ahead */
+    size_t str[PF_STRINGS_MAX];
+} pf_plan;
+
+/* The bytes of a member that a put reads: the member itself, and a list's
+ * count. */
+static void pf_field(const co_field *f, size_t *lo, size_t *hi) {
+    size_t end = f->offset + (f->inline_obj ? f->obj->size
+                              : f->kind == K_STRV && !f->list ? sizeof(isle_str)
+                                                            : sizeof(uint64_t));
+    if (f->offset < *lo)
+        *lo = f->offset;
+    if (end > *hi)
+        *hi = end;
+    if (f->list && f->count_offset + f->count_size > *hi)
+        *hi = f->count_offset + f->count_size;
+    if (f->list && f->count_offset < *lo)
+        *lo = f->count_offset;
+}
+
+static pf_plan pf_make(const isle_coll *c, size_t n) {
+    const co_type *t = c->root;
+    pf_plan p = {.ahead = 0, .lo = c->id_offset};
+    size_t hi = c->id_offset + sizeof(int64_t);
+    for (uint32_t i = 0; i < t->nfields; i++) {
+        const co_field *f = &t->fields[i];
+        pf_field(f, &p.lo, &hi);
+        if ((f->kind == K_STRV || f->kind == K_STRING) && !f->list && p.nstr < PF_STRINGS_MAX)
+            p.str[p.nstr++] = f->offset;
+    }
+    size_t ahead = PF_BYTES / t->size;
+    p.ahead = n > 64 ? (ahead < 2 ? 2 : ahead > 16 ? 16 : ahead) : 0;
+    /* the lines [lo, hi) may straddle, wherever the object starts */
+    size_t lines = (hi - p.lo + 63) / 64 + 1;
+    p.lines = lines < PF_LINES_MAX ? (uint32_t)lines : PF_LINES_MAX;
+    return p;
+}
+
+static inline void pf_object(const pf_plan *p, const uint8_t *obj) {
+    const uint8_t *a = obj + p->lo;
+    for (uint32_t k = 0; k < p->lines; k++)
+        cd_prefetch(a + 64 * (size_t)k);
+}
+
+/* The strings of an object whose lines were asked for earlier. */
+static inline void pf_strings(const pf_plan *p, const uint8_t *obj) {
+    for (uint32_t k = 0; k < p->nstr; k++) {
+        const char *s;
+        memcpy(&s, obj + p->str[k], sizeof s); /* isle_str starts with its ptr */
+        cd_prefetch(s); /* a hint: never faults, NULL included */
+    }
+}
+
 /* Writes objs[0, n); when object k fails, undoes objects [0, k) and
  * returns the failure, naming k.  (If the failure came from the engine the
  * undo fails too, and the transaction can only roll back.)  *autos counts
@@ -476,9 +548,14 @@ static int put_many_run(en_txn *t, const isle_coll *c, uint8_t *objs, size_t n,
     }
     run->n = run->used = 0;
     size_t i, failed = 0, size = c->root->size;
+    pf_plan pf = pf_make(c, n);
     char msg[512];
     for (i = 0; i < n; i++) {
         const uint8_t *obj = objs + i * size;
+        if (pf.ahead && i + pf.ahead < n) {
+            pf_object(&pf, obj + pf.ahead * size);
+            pf_strings(&pf, obj + pf.ahead / 2 * size);
+        }
         int64_t id = load_id(c, obj);
         int known_new, inserted = 0;
         size_t len = 0;
