@@ -520,11 +520,14 @@ static inline void pf_object(const pf_plan *p, const uint8_t *obj) {
         cd_prefetch(a + 64 * (size_t)k);
 }
 
-/* The strings of an object whose lines were asked for earlier. */
+/* The strings of an object whose lines were asked for earlier: a char *
+ * member is the pointer, an isle_str starts with it. */
+_Static_assert(offsetof(isle_str, ptr) == 0, "isle_str starts with its pointer");
+
 static inline void pf_strings(const pf_plan *p, const uint8_t *obj) {
     for (uint32_t k = 0; k < p->nstr; k++) {
         const char *s;
-        memcpy(&s, obj + p->str[k], sizeof s); /* isle_str starts with its ptr */
+        memcpy(&s, obj + p->str[k], sizeof s);
         cd_prefetch(s); /* a hint: never faults, NULL included */
     }
 }
