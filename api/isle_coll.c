@@ -490,15 +490,19 @@ static void pf_field(const co_field *f, size_t *lo, size_t *hi) {
         *lo = f->offset;
     if (end > *hi)
         *hi = end;
-    if (f->list && f->count_offset + f->count_size > *hi)
-        *hi = f->count_offset + f->count_size;
-    if (f->list && f->count_offset < *lo)
-        *lo = f->count_offset;
+    if (f->list) {
+        if (f->count_offset < *lo)
+            *lo = f->count_offset;
+        if (f->count_offset + f->count_size > *hi)
+            *hi = f->count_offset + f->count_size;
+    }
 }
 
 static pf_plan pf_make(const isle_coll *c, size_t n) {
     const co_type *t = c->root;
     pf_plan p = {.ahead = 0, .lo = c->id_offset};
+    if (n <= 64) /* a short array: nothing worth reading ahead */
+        return p;
     size_t hi = c->id_offset + sizeof(int64_t);
     for (uint32_t i = 0; i < t->nfields; i++) {
         const co_field *f = &t->fields[i];
@@ -507,7 +511,7 @@ static pf_plan pf_make(const isle_coll *c, size_t n) {
             p.str[p.nstr++] = f->offset;
     }
     size_t ahead = PF_BYTES / t->size;
-    p.ahead = n > 64 ? (ahead < 2 ? 2 : ahead > 16 ? 16 : ahead) : 0;
+    p.ahead = ahead < 2 ? 2 : ahead > 16 ? 16 : ahead;
     /* the lines [lo, hi) may straddle, wherever the object starts */
     size_t lines = (hi - p.lo + 63) / 64 + 1;
     p.lines = lines < PF_LINES_MAX ? (uint32_t)lines : PF_LINES_MAX;
@@ -637,8 +641,10 @@ int isle_coll_put_many(isle_txn *txn, isle_coll *c, void *objs, size_t n) {
         int64_t id = load_id(c, obj), given = id;
         int known_new;
         pick_id(c, &st0, &id, &known_new);
-        if (given == ISLE_AUTO_ID)
-            store_id(c, obj, id), autos--;
+        if (given == ISLE_AUTO_ID) {
+            store_id(c, obj, id);
+            autos--;
+        }
     }
     return done(rc);
 }
