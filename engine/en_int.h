@@ -484,6 +484,10 @@ void en_flush_submit(en_db *db, uint32_t pgno, uint32_t n, uint64_t txn, uint64_
                      uint64_t wb_len);
 int en_flush_wait(en_db *db, int report);
 void en_flush_free(en_flusher *f);
+/* en_writer.c: the online processors (at least 1), and CLOCK_MONOTONIC in
+ * nanoseconds, for the threads that spin before they sleep. */
+int en_cpu_count(void);
+uint64_t en_mono_ns(void);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
                  uint8_t *buf, void *rctx);
 en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);

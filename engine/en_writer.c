@@ -230,7 +230,7 @@ static void deliver_cancelled(en_db *db) {
  * durable callers on 2 cores halved their commits. */
 #define CALLER_ALONE_SPIN_FACTOR 25
 
-static int cpu_count(void) {
+int en_cpu_count(void) {
     static atomic_int cpus; /* relaxed: every thread computes the same value */
     int n = atomic_load_explicit(&cpus, memory_order_relaxed);
     if (n == 0) {
@@ -242,7 +242,7 @@ static int cpu_count(void) {
 }
 
 /* Spinning only helps when the other side can run meanwhile. */
-static int spin_ns(void) { return cpu_count() > 1 ? SPIN_NS : 0; }
+static int spin_ns(void) { return en_cpu_count() > 1 ? SPIN_NS : 0; }
 
 /*
  * Whether a synchronous caller that found its job first in the queue spins
@@ -260,10 +260,10 @@ static int caller_spins(const en_db *db, int waiters) {
         return 0;
     if (waiters == 1)
         return 1;
-    return db->opt.sync != EN_SYNC_FULL && waiters <= cpu_count();
+    return db->opt.sync != EN_SYNC_FULL && waiters <= en_cpu_count();
 }
 
-static uint64_t mono_ns(void) {
+uint64_t en_mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -275,10 +275,10 @@ static void cpu_relax(void) { os_cpu_relax(); }
 static int spin_for_work(en_db *db) {
     if (spin_ns() == 0)
         return 0;
-    uint64_t until = mono_ns() + (uint64_t)spin_ns() * WRITER_SPIN_FACTOR;
+    uint64_t until = en_mono_ns() + (uint64_t)spin_ns() * WRITER_SPIN_FACTOR;
     pthread_mutex_unlock(&db->q_lock);
     int seen = 0;
-    while (!seen && mono_ns() < until) {
+    while (!seen && en_mono_ns() < until) {
         for (int k = 0; k < 64 && !seen; k++) {
             cpu_relax();
             /* relaxed: only a hint; the queue is read under q_lock after */
@@ -366,12 +366,12 @@ int en_write_sync(en_db *db, en_job_fn fn, void *arg) {
     if (rc == 0 && db->queued == 1 &&
         caller_spins(db, atomic_load_explicit(&db->sync_waiters, memory_order_relaxed))) {
         pthread_mutex_unlock(&db->q_lock);
-        uint64_t start = mono_ns(), ns = (uint64_t)spin_ns();
+        uint64_t start = en_mono_ns(), ns = (uint64_t)spin_ns();
         /* acquire: pairs with job_finish's release */
         while (!atomic_load_explicit(&j.finished, memory_order_acquire)) {
             /* relaxed: a hint; whichever value is seen, the wait is right */
             int alone = atomic_load_explicit(&db->sync_waiters, memory_order_relaxed) == 1;
-            uint64_t spent = mono_ns() - start;
+            uint64_t spent = en_mono_ns() - start;
             if (spent >= (alone ? ns * CALLER_ALONE_SPIN_FACTOR : ns))
                 break;
             if (spent >= ns) /* past the short spin: let other threads of this core run */
