@@ -159,6 +159,8 @@ static int flusher_new(en_db *db) {
     if (!f)
         return en_fail(CD_ENOMEM, "out of memory writing pages behind");
     f->db = db;
+    atomic_init(&f->head_seen, 0);
+    atomic_init(&f->tail_seen, 0);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->work, NULL);
     pthread_cond_init(&f->done, NULL);
