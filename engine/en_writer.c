@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "en_int.h"
 
@@ -234,8 +233,7 @@ int en_cpu_count(void) {
     static atomic_int cpus; /* relaxed: every thread computes the same value */
     int n = atomic_load_explicit(&cpus, memory_order_relaxed);
     if (n == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        n = c > 0 ? (int)c : 1;
+        n = os_cpu_count();
         atomic_store_explicit(&cpus, n, memory_order_relaxed);
     }
     return n;

@@ -115,6 +115,11 @@ static inline void os_cpu_relax(void) {
 #endif
 }
 
+/* The processors this thread may run on, at least 1: its affinity mask
+ * where the system has one (a process limited to some cores, as in a
+ * container, must not spin as if it had them all), else those online. */
+int os_cpu_count(void);
+
 /* The POSIX vfs: a process-wide table, never freed. */
 os_vfs *os_vfs_default(void);
 

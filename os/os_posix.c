@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <sched.h>
 #include <sys/random.h>
 #endif
 
@@ -354,5 +355,15 @@ static os_vfs posix_vfs = {
     .unmap = px_unmap,
     .writeback = px_writeback,
 };
+
+int os_cpu_count(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
 
 os_vfs *os_vfs_default(void) { return &posix_vfs; }

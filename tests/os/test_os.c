@@ -3,13 +3,14 @@
  * read / write / size / truncate / sync round trip, short reads at the end
  * of a file, the exclusive lock against a second open in this process and
  * in a forked child, its release on close, and the errno mapping (with
- * real ENOSPC from /dev/full and EBADF from a read-only descriptor).
+ * real ENOSPC from /dev/full and EBADF from a read-only descriptor), and
+ * the processor count that decides whether threads spin.
  */
-#define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE 1 /* mkdtemp */
+#define _GNU_SOURCE 1 /* mkdtemp, sched_getaffinity */
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +173,27 @@ Test(os, random_and_alloc) {
     cr_assert_not_null(p);
     os_free(vfs, p);
     os_free(vfs, NULL);
+}
+
+/* os_cpu_count follows the thread's affinity mask: limited to one core it
+ * says 1, where sysconf would still count every core online (and a
+ * process held to one core would spin while the thread it waits for
+ * cannot run). */
+Test(os, cpu_count_follows_affinity) {
+#if defined(__linux__)
+    cpu_set_t all, one;
+    cr_assert_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    cr_assert_eq(os_cpu_count(), CPU_COUNT(&all));
+    int first = 0;
+    while (!CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    int n = os_cpu_count();
+    cr_assert_eq(sched_setaffinity(0, sizeof all, &all), 0);
+    cr_assert_eq(n, 1);
+#else
+    cr_assert_geq(os_cpu_count(), 1);
+#endif
 }
