@@ -484,8 +484,9 @@ void en_flush_submit(en_db *db, uint32_t pgno, uint32_t n, uint64_t txn, uint64_
                      uint64_t wb_len);
 int en_flush_wait(en_db *db, int report);
 void en_flush_free(en_flusher *f);
-/* en_writer.c: the online processors (at least 1), and CLOCK_MONOTONIC in
- * nanoseconds, for the threads that spin before they sleep. */
+/* en_writer.c: the processors this process may run on (os_cpu_count,
+ * counted at the first call), and CLOCK_MONOTONIC in nanoseconds, for the
+ * threads that spin before they sleep: with one processor none spins. */
 int en_cpu_count(void);
 uint64_t en_mono_ns(void);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
