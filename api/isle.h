@@ -101,7 +101,13 @@ ISLE_API const char *isle_errmsg(void);
  *
  * Every write transaction runs on the database's own writer thread, one at
  * a time, in the order of its queue; readers run on any thread and never
- * wait for it.
+ * wait for it.  The first transaction that changes more than 2 MiB of
+ * pages, pages new to the file among them (a bulk load), also starts a
+ * thread of the database that writes such pages to the file behind it.
+ * When the process may run on more than one core (its affinity mask),
+ * these threads and a caller waiting for its own write poll for up to a
+ * few hundred microseconds before they sleep, since a wake-up costs tens
+ * of microseconds; on one core none polls.
  */
 typedef struct isle_db isle_db;
 typedef struct isle_txn isle_txn;
