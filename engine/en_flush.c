@@ -107,22 +107,6 @@ static void record(en_flusher *f, int rc, uint32_t pgno) {
 
 static uint64_t spin_ns(void) { return en_cpu_count() > 1 ? FLUSH_SPIN_NS : 0; }
 
-/* Spins until *v reaches want, for up to spin_ns; 1 if it did. */
-static int spin_to(atomic_uint_fast64_t *v, uint64_t want) {
-    uint64_t ns = spin_ns();
-    if (ns == 0)
-        return 0;
-    uint64_t until = en_mono_ns() + ns;
-    do {
-        for (int k = 0; k < 64; k++) {
-            if (atomic_load_explicit(v, memory_order_relaxed) >= want)
-                return 1;
-            os_cpu_relax();
-        }
-    } while (en_mono_ns() < until);
-    return 0;
-}
-
 static void *flush_main(void *arg) {
     en_flusher *f = arg;
     pthread_mutex_lock(&f->lock);
@@ -130,7 +114,7 @@ static void *flush_main(void *arg) {
         if (f->tail == f->head && !f->stop) {
             uint64_t want = f->tail + 1;
             pthread_mutex_unlock(&f->lock);
-            spin_to(&f->head_seen, want);
+            en_spin_until(&f->head_seen, want, spin_ns());
             pthread_mutex_lock(&f->lock);
         }
         while (f->tail == f->head && !f->stop) {
@@ -193,7 +177,7 @@ uint8_t *en_flush_slot(en_db *db, int *rc) {
     if (f->head - f->tail == EN_FLUSH_SLOTS && f->started) {
         uint64_t want = f->head - EN_FLUSH_SLOTS + 1;
         pthread_mutex_unlock(&f->lock);
-        spin_to(&f->tail_seen, want);
+        en_spin_until(&f->tail_seen, want, spin_ns());
         pthread_mutex_lock(&f->lock);
     }
     while (f->head - f->tail == EN_FLUSH_SLOTS)

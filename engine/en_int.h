@@ -346,7 +346,7 @@ struct isle_db {
     pthread_cond_t open_cond;     /* callers wait for a deferred open */
     en_queue_ops queue;
     uint32_t queued, queue_max;
-    atomic_uint pending_hint;     /* queued, for the writer's spin (a hint) */
+    atomic_uint_fast64_t pending_hint; /* queued, for the writer's spin (a hint) */
     atomic_uint sync_waiters;     /* callers in en_write_sync */
     uint64_t job_seq;
     int closing;                  /* no new jobs */
@@ -489,6 +489,9 @@ void en_flush_free(en_flusher *f);
  * threads that spin before they sleep: with one processor none spins. */
 int en_cpu_count(void);
 uint64_t en_mono_ns(void);
+/* Polls *v (relaxed: a hint, read again under its lock after) for up to ns
+ * nanoseconds until it reaches want; 1 if it did, 0 at once for ns 0. */
+int en_spin_until(atomic_uint_fast64_t *v, uint64_t want, uint64_t ns);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
                  uint8_t *buf, void *rctx);
 en_buf *en_dirty_find(const en_dirty *d, uint32_t pgno);

@@ -267,22 +267,27 @@ uint64_t en_mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void cpu_relax(void) { os_cpu_relax(); }
+int en_spin_until(atomic_uint_fast64_t *v, uint64_t want, uint64_t ns) {
+    if (ns == 0)
+        return 0;
+    uint64_t until = en_mono_ns() + ns;
+    do {
+        for (int k = 0; k < 64; k++) {
+            if (atomic_load_explicit(v, memory_order_relaxed) >= want)
+                return 1;
+            os_cpu_relax();
+        }
+    } while (en_mono_ns() < until);
+    return 0;
+}
 
 /* q_lock held on entry and exit; 1 if work (or quit) may have come. */
 static int spin_for_work(en_db *db) {
     if (spin_ns() == 0)
         return 0;
-    uint64_t until = en_mono_ns() + (uint64_t)spin_ns() * WRITER_SPIN_FACTOR;
     pthread_mutex_unlock(&db->q_lock);
-    int seen = 0;
-    while (!seen && en_mono_ns() < until) {
-        for (int k = 0; k < 64 && !seen; k++) {
-            cpu_relax();
-            /* relaxed: only a hint; the queue is read under q_lock after */
-            seen = atomic_load_explicit(&db->pending_hint, memory_order_relaxed) != 0;
-        }
-    }
+    /* pending_hint is only a hint: the queue is read under q_lock after */
+    int seen = en_spin_until(&db->pending_hint, 1, (uint64_t)spin_ns() * WRITER_SPIN_FACTOR);
     pthread_mutex_lock(&db->q_lock);
     return seen || db->queued || db->cancelled || db->quit;
 }
@@ -375,7 +380,7 @@ int en_write_sync(en_db *db, en_job_fn fn, void *arg) {
             if (spent >= ns) /* past the short spin: let other threads of this core run */
                 sched_yield();
             for (int k = 0; k < 64; k++)
-                cpu_relax();
+                os_cpu_relax();
         }
         pthread_mutex_lock(&db->q_lock);
     }
