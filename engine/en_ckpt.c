@@ -10,6 +10,10 @@
  * the main file are unreachable and may be overwritten while readers run.
  * Readers that started before the checkpoint read those pages from the
  * log; the snapshot published afterwards reads them from the main file.
+ * A page between two copied ones that a run of writes takes along
+ * (gap_fill) is written with the bytes it already holds, read back from
+ * the file just before: what a reader or a power loss finds there does
+ * not change.
  * The meta is written only after the pages it names are durable, and the
  * log is reset only after the meta is.  Uses wal/, os/, codec/.
  */
@@ -49,8 +53,25 @@ int en_meta_write(en_db *db, const en_state *st) {
  */
 #define CKPT_RUN_BYTES ((size_t)256 << 10)
 
+/*
+ * Pages a checkpoint copies are often a few pages apart: after random
+ * updates each commit's copies take freed pages scattered over the file,
+ * and a page between two of them is one the log does not hold.  The run
+ * then takes up to CKPT_GAP_PAGES such pages as they are in the file (read
+ * back and written again unchanged) rather than end: one write instead of
+ * two.  Measured here (ext4, 2-vCPU KVM guest) on a 25,000-page file in
+ * the page cache, writing a random 64% of its pages, each run's range
+ * then handed to the device and the file synced: one 4 KiB write a page
+ * 75-238 ms, runs over gaps of up to 3 pages 37-43 ms for 1.5 times the
+ * bytes; a random 25%: 58-97 ms against 46 ms over gaps of up to 8.  A
+ * page written again holds the bytes it held, so a reader of it, or a
+ * power loss during its write, finds what it would have found anyway.
+ */
+#define CKPT_GAP_PAGES 8u
+
 typedef struct ckpt_run {
     uint8_t *buf;  /* room for max pages */
+    uint8_t *gap;  /* per page of buf: 1 if read from the file, not the log */
     uint32_t max;  /* pages per run */
     uint32_t first; /* page number of buf's first page */
     uint32_t n;    /* pages in buf */
@@ -68,6 +89,8 @@ static int run_write(en_db *db, ckpt_run *r) {
     if (rc == 0)
         en_writeback_now(db, &r->wb, off, len);
     for (uint32_t i = 0; i < r->n; i++) {
+        if (r->gap[i]) /* unchanged, and checked or not as before */
+            continue;
         if (rc == 0) /* verified images, written whole */
             en_map_verified(db, r->first + i);
         if (db->cache)
@@ -77,6 +100,29 @@ static int run_write(en_db *db, ckpt_run *r) {
     return rc ? en_latch(db, rc, "checkpoint: writing the main file") : 0;
 }
 
+/* Extends the run over the file's own pages up to pgno, if they are few
+ * and fit it, so that pgno follows it (*filled); a failed read of them
+ * fails the checkpoint. */
+static int gap_fill(en_db *db, ckpt_run *r, uint32_t pgno, uint32_t file_pages, int *filled) {
+    uint32_t P = db->page_size, next = r->first + r->n, gap = pgno - next;
+    *filled = 0;
+    if (r->n == 0 || pgno <= next || gap > CKPT_GAP_PAGES || r->n + gap >= r->max ||
+        pgno > file_pages)
+        return 0;
+    size_t got = 0;
+    int rc = os_read(db->file, (uint64_t)next * P, r->buf + (size_t)r->n * P, (size_t)gap * P,
+                     &got);
+    if (rc)
+        return en_fail(rc, "checkpoint: reading pages %u-%u: %s", next, pgno - 1,
+                       os_file_error(db->file));
+    if (got != (size_t)gap * P)
+        return 0; /* the run ends here */
+    memset(r->gap + r->n, 1, gap);
+    r->n += gap;
+    *filled = 1;
+    return 0;
+}
+
 /* Copies frames 1..max_frame into the main file and syncs it.  The log's
  * iterator yields one frame a page, in page order, so pages that follow
  * one another in the file are gathered into runs. */
@@ -84,10 +130,16 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
     uint32_t P = db->page_size;
     wal_ckpt *it;
     ckpt_run r = {.max = CKPT_RUN_BYTES > P ? (uint32_t)(CKPT_RUN_BYTES / P) : 1};
-    int rc = wal_checkpoint_begin(db->wal, max_frame, &it);
+    uint64_t file_bytes = 0;
+    int rc = os_size(db->file, &file_bytes);
     if (rc)
+        return en_fail(rc, "checkpoint: the main file's size: %s", os_file_error(db->file));
+    uint32_t file_pages = (uint32_t)(file_bytes / P); /* the pages a gap may take */
+    if ((rc = wal_checkpoint_begin(db->wal, max_frame, &it)) != 0)
         return en_fail(rc, "starting a checkpoint");
-    if (posix_memalign((void **)&r.buf, 64, (size_t)r.max * P) != 0) {
+    if (posix_memalign((void **)&r.buf, 64, (size_t)r.max * P) != 0 ||
+        !(r.gap = malloc(r.max))) {
+        free(r.buf);
         wal_checkpoint_end(it);
         return en_fail(CD_ENOMEM, "out of memory for a checkpoint");
     }
@@ -96,10 +148,14 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
         cd_diag d = {0};
         if (ref.frame <= db->ckpt_frame)
             continue; /* copied by an earlier checkpoint of this generation */
-        if (r.n && (r.n == r.max || ref.pgno != r.first + r.n) && (rc = run_write(db, &r)) != 0)
+        int filled = 0;
+        if (r.n && (r.n == r.max || ref.pgno != r.first + r.n) &&
+            ((rc = gap_fill(db, &r, ref.pgno, file_pages, &filled)) != 0 ||
+             (!filled && (rc = run_write(db, &r)) != 0)))
             break;
         if (r.n == 0)
             r.first = ref.pgno;
+        r.gap[r.n] = 0;
         uint8_t *slot = r.buf + (size_t)r.n * P;
         /* The cache's image of the frame, verified when it was read (or
          * the writer's own): none to read back, nor a delta's chain. */
@@ -118,6 +174,7 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
         rc = run_write(db, &r);
     wal_checkpoint_end(it);
     free(r.buf);
+    free(r.gap);
     uint64_t size = 0, want = (uint64_t)db->state.page_count * db->page_size;
     if (rc == 0 && (rc = os_size(db->file, &size)) == 0 && size < want)
         rc = os_truncate(db->file, want); /* pages never written read as holes */

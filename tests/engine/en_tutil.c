@@ -285,3 +285,55 @@ void tu_hist_free(tu_hist *h) {
     free(h->m);
     *h = (tu_hist){0};
 }
+
+/* ---- the gap database ---------------------------------------------------- */
+
+static void gap_value(unsigned k, unsigned round, uint8_t *v) {
+    for (unsigned i = 0; i < TU_GAP_VLEN; i++)
+        v[i] = (uint8_t)(k * 7u + round * 31u + i);
+}
+
+unsigned tu_gap_round(unsigned k, unsigned rounds) {
+    return (k / TU_GAP_PER_LEAF) % 2 ? 0 : rounds;
+}
+
+int tu_gap_put(en_txn *txn, void *arg) {
+    unsigned round = *(unsigned *)arg;
+    en_tree t;
+    char key[16];
+    uint8_t v[TU_GAP_VLEN];
+    int rc = en_tree_open(txn, "g", EN_TREE_CREATE, &t);
+    for (unsigned k = 0; rc == 0 && k < TU_GAP_KEYS; k++) {
+        if (round && tu_gap_round(k, 1) == 0)
+            continue;
+        gap_value(k, round, v);
+        rc = en_put(txn, t, key, (uint32_t)snprintf(key, sizeof key, "g%05u", k), v,
+                    TU_GAP_VLEN, 0);
+    }
+    return rc;
+}
+
+int tu_gap_check(en_db *db, unsigned rounds, unsigned *bad) {
+    en_txn *txn;
+    en_tree t;
+    char key[16];
+    uint8_t want[TU_GAP_VLEN];
+    int rc = en_read_begin(db, &txn);
+    if (rc)
+        return rc;
+    rc = en_tree_open(txn, "g", 0, &t);
+    for (unsigned k = 0; rc == 0 && k < TU_GAP_KEYS; k++) {
+        en_val v;
+        *bad = k;
+        rc = en_get(txn, t, key, (uint32_t)snprintf(key, sizeof key, "g%05u", k), &v);
+        if (rc)
+            break;
+        gap_value(k, tu_gap_round(k, rounds), want);
+        if (v.len != TU_GAP_VLEN || memcmp(v.data, want, TU_GAP_VLEN) != 0)
+            rc = -1;
+        en_val_release(txn, &v);
+    }
+    en_txn_end(txn);
+    return rc;
+}
+

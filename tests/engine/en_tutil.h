@@ -112,4 +112,22 @@ const tu_model *tu_hist_find(const tu_hist *h, uint64_t seq);
 void tu_hist_trim(tu_hist *h, uint64_t seq);
 void tu_hist_free(tu_hist *h);
 
+/*
+ * A database whose checkpoint copies pages a few apart: TU_GAP_KEYS keys
+ * "g%05u" in tree "g", four to a leaf (values of TU_GAP_VLEN bytes stay
+ * in their leaf: a page takes cells of up to a quarter of it).  Round 0 puts every key; each later
+ * round rewrites the keys of every other leaf, so its copies of those
+ * leaves take the pages the round before freed, between the leaves left
+ * alone.  tu_gap_put is an en_write_sync body (arg: the unsigned round);
+ * tu_gap_round is the round of key k's value after `rounds` rounds.
+ * tu_gap_check reads every key: 0 if each holds its value, else the first
+ * failing en_get's status or -1 for a wrong value, with *bad the key.
+ */
+#define TU_GAP_KEYS 400u
+#define TU_GAP_VLEN 900u
+#define TU_GAP_PER_LEAF 4u
+unsigned tu_gap_round(unsigned k, unsigned rounds);
+int tu_gap_put(en_txn *txn, void *round);
+int tu_gap_check(en_db *db, unsigned rounds, unsigned *bad);
+
 #endif /* ISLE_EN_TUTIL_H */

@@ -1,8 +1,10 @@
 /*
  * test_ckpt.c: the automatic checkpoint's threshold counts the log's
  * pages whole, however small the log stores them, so that what readers
- * must find in the log stays bounded; and the open after a crash leaves
- * the log for it.
+ * must find in the log stays bounded; the open after a crash leaves the
+ * log for it; and the checkpoint's writes: runs of consecutive pages,
+ * over the few pages between copied ones, with hints to the device, and
+ * what a failed or torn one loses (nothing).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -227,6 +229,74 @@ Test(ckpt, a_failed_run_write_loses_nothing) {
     db = crash_and_expect(t, db, TESTVFS_TORN);
     cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
     expect_run_keys(db);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+}
+
+/* ---- runs over the pages between the copied ones -------------------------- */
+
+static void expect_gap_keys(en_db *db, unsigned rounds) {
+    unsigned bad = 0;
+    int rc = tu_gap_check(db, rounds, &bad);
+    cr_assert_eq(rc, 0, "key %u: %s", bad, rc == -1 ? "a wrong value" : en_errmsg());
+}
+
+/* Loads the gap database (en_tutil.h) and checkpoints it, then runs two
+ * rounds: the first round's copies go past the end of the file, the
+ * second's into the places the originals left. */
+static en_db *gap_db(testvfs *t) {
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .create = 1,
+                      .checkpoint_bytes = 1ull << 40, .vfs = testvfs_vfs(t)};
+    en_db *db;
+    cr_assert_eq(en_open("/g.isle", &opt, &db), 0, "%s", en_errmsg());
+    for (unsigned round = 0; round < 3; round++) {
+        cr_assert_eq(en_write_sync(db, tu_gap_put, &round), 0, "%s", en_errmsg());
+        if (round == 0)
+            cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    }
+    return db;
+}
+/* The checkpoint writes the pages between the ones it copies, when few,
+ * again as they are, so that one write covers a stretch of the file; and
+ * a power loss while it writes them loses nothing, the leaves it read
+ * back and wrote unchanged included. */
+Test(ckpt, runs_take_the_few_pages_between_copied_ones) {
+    testvfs *t = testvfs_new(26);
+    en_db *db = gap_db(t);
+    en_stats st;
+    cr_assert_eq(en_stat(db, &st), 0);
+    uint64_t pages = st.log_bytes / 4096;
+    cr_assert_gt(pages, 80, "only %llu pages in the log", (unsigned long long)pages);
+    uint64_t w0 = testvfs_count(t, TESTVFS_WRITE), r0 = testvfs_count(t, TESTVFS_READ);
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    uint64_t writes = testvfs_count(t, TESTVFS_WRITE) - w0;
+    uint64_t reads = testvfs_count(t, TESTVFS_READ) - r0;
+    /* A write for each leaf the second round copied would be about 50 (53
+     * without the runs over the gaps); a run is 64 pages. */
+    cr_assert_lt(writes, 16, "%llu writes for %llu pages", (unsigned long long)writes,
+                 (unsigned long long)pages);
+    cr_assert_gt(reads, 20, "only %llu pages between copied ones read back",
+                 (unsigned long long)reads);
+    expect_gap_keys(db, 2);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+
+    /* The same checkpoint cut short by a failed write, then a power loss
+     * that tears what it wrote and did not sync. */
+    t = testvfs_new(27);
+    db = gap_db(t);
+    testvfs_fail(t, TESTVFS_WRITE, 3, CD_EIO, 0);
+    cr_assert_eq(en_checkpoint(db), CD_EIO, "%s", en_errmsg());
+    testvfs_fail_clear(t);
+    testvfs_crash(t, TESTVFS_TORN);
+    en_close(db);
+    en_options opt = {.page_size = 4096, .sync = EN_SYNC_NORMAL, .vfs = testvfs_vfs(t)};
+    cr_assert_eq(en_open("/g.isle", &opt, &db), 0, "%s", en_errmsg());
+    expect_gap_keys(db, 2);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
+    cr_assert_eq(en_checkpoint(db), 0, "%s", en_errmsg());
+    expect_gap_keys(db, 2);
+    cr_assert_eq(en_check(db, NULL), 0, "%s", en_errmsg());
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
 }
