@@ -210,6 +210,10 @@ typedef struct bn_engine {
     /* Moves the log into the main file / compacts: what the engine does
      * to reach its resting size. */
     int (*checkpoint)(bn_db *db);
+    /* Returns once the work the engine runs in the background (flushes,
+     * compactions) is done, so that it does not run into another engine's
+     * timed run; NULL: it runs none. */
+    void (*settle)(bn_db *db);
 } bn_engine;
 
 extern const bn_engine bn_engine_isle_coll; /* "isle": the collections API */
@@ -230,6 +234,9 @@ uint64_t bn_now_ns(void);
 uint64_t bn_dir_bytes(const char *dir);
 int bn_mkdir_p(const char *dir);
 void bn_rm_rf(const char *dir);
+/* Writes the dirty pages of dir's file system back and waits for them
+ * (syncfs; sync where there is none). */
+void bn_sync_fs(const char *dir);
 /* This process's resident set now and its peak, in bytes; 0 if unknown.
  * bn_mem_reset_peak makes the peak the current size (Linux >= 4.0). */
 uint64_t bn_mem_rss(void);

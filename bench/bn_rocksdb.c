@@ -13,11 +13,13 @@
  * default (WAL written, not synced) for the others.
  * The id is an 8-byte big-endian key; values are packed by bn_pack.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include "bn.h"
 
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef BN_ROCKSDB_VERSION
@@ -280,6 +282,26 @@ static int r_checkpoint(bn_db *db) {
     return 0;
 }
 
+/* Waits (up to a minute) until no flush or compaction runs and no flush
+ * is due.  A compaction merely due is not waited for: a bulk load turns
+ * automatic compactions off, so it may stay due until the checkpoint. */
+static void r_settle(bn_db *db) {
+    static const char *const busy[] = {"rocksdb.num-running-flushes",
+                                       "rocksdb.num-running-compactions",
+                                       "rocksdb.mem-table-flush-pending"};
+    for (int tries = 0; tries < 12000; tries++) {
+        uint64_t any = 0;
+        for (size_t i = 0; i < sizeof busy / sizeof *busy; i++) {
+            uint64_t v = 0;
+            if (rocksdb_property_int(D(db)->db, busy[i], &v) == 0)
+                any |= v;
+        }
+        if (!any)
+            return;
+        nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+    }
+}
+
 const bn_engine bn_engine_rocksdb = {
     .name = "rocksdb",
     .version = r_version,
@@ -299,4 +321,5 @@ const bn_engine bn_engine_rocksdb = {
     .get1 = r_get1,
     .scan = r_scan,
     .checkpoint = r_checkpoint,
+    .settle = r_settle,
 };

@@ -1,10 +1,10 @@
 /*
  * bn_util.c: the benchmark's small helpers over the operating system: a
  * monotonic clock, the bytes a directory holds, creating and removing
- * directories, this process's resident memory (from /proc on Linux), and
- * latency quantiles.
+ * directories, syncing a file system, this process's resident memory (from
+ * /proc on Linux), and latency quantiles.
  */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE /* syncfs */
 #include "bn.h"
 
 #include <dirent.h>
@@ -16,6 +16,19 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+void bn_sync_fs(const char *dir) {
+#ifdef __linux__
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        int rc = syncfs(fd);
+        close(fd);
+        if (rc == 0)
+            return;
+    }
+#endif
+    sync();
+}
 
 uint64_t bn_now_ns(void) {
     struct timespec ts;

@@ -224,6 +224,22 @@ static void record_rate(run_ctx *c, slot *s, int w, const char *row, uint64_t op
 }
 
 /*
+ * Before each timed run, untimed: the engines' background work finished
+ * (RocksDB's flushes and compactions) and the scratch file system's dirty
+ * pages written back, so that no engine's run pays for another's deferred
+ * writes (an LMDB load under MDB_NOSYNC leaves its whole file to the
+ * kernel; a RocksDB load leaves memtables to flush).
+ */
+static void settle(run_ctx *c) {
+    for (size_t i = 0; i < c->ns; i++) {
+        slot *s = &c->slots[i];
+        if (s->db && !s->failed && s->e->settle)
+            s->e->settle(s->db);
+    }
+    bn_sync_fs(c->o->dir);
+}
+
+/*
  * Runs fn on every engine, round by round: round r on all engines, then
  * r+1.  fn returns its seconds, or < 0 after a failure it has named.
  */
@@ -240,6 +256,7 @@ static void rounds(run_ctx *c, int w, const char *what, round_fn fn, void *arg) 
                 continue;
             bn_progress(c->o, "%d %s (%s) · %s · run %d/%d", w, what, bn_kind_name(c->kind),
                         s->e->name, r + 1, runs);
+            settle(c);
             double t = fn(c, s, r, arg);
             if (t < 0) {
                 char buf[64];
@@ -522,6 +539,7 @@ static void w7_durable(run_ctx *c) {
                     continue;
                 bn_progress(c->o, "7 durable transactions · %s · %d thread%s · round %d/%d",
                             s->e->name, threads[k], threads[k] > 1 ? "s" : "", r + 1, rounds);
+                settle(c);
                 if (w7_round(c, s, threads[k], r, secs, &acc[i * 2 + (size_t)k]))
                     slot_fail(c, s, "workload 7");
             }
@@ -647,6 +665,7 @@ static void w8_concurrent(run_ctx *c) {
                 continue;
             bn_progress(c->o, "8 gets under a writer · %s · run %d/%d", s->e->name, r + 1, runs);
             w8_writer wt = {.s = s, .upd = &upd};
+            settle(c);
             if (w8_phase(c, s, (size_t)r * 2 * m, m, lat, &quiet[i], NULL) ||
                 w8_phase(c, s, ((size_t)r * 2 + 1) * m, m, lat, &busy[i], &wt))
                 slot_fail(c, s, "workload 8");
@@ -699,6 +718,7 @@ static void w10_checkpoint(run_ctx *c, int measure) {
         bn_progress(c->o, "10 checkpoint (%s) · %s", bn_kind_name(c->kind), s->e->name);
         if (measure)
             record_size(c, s, "B/obj after load");
+        settle(c);
         uint64_t t0 = bn_now_ns();
         if (s->e->checkpoint(s->db)) {
             slot_fail(c, s, "checkpoint");
@@ -856,6 +876,7 @@ static void w12_recovery(run_ctx *c) {
         }
         uint64_t bytes = bn_dir_bytes(dir);
         bn_progress(c->o, "12 recovery · %s · opening after the crash", s->e->name);
+        settle(c);
         double t = w12_reopen(c, s, dir);
         bn_rm_rf(dir);
         if (t < 0) {
