@@ -114,11 +114,11 @@ void tu_hist_free(tu_hist *h);
 
 /*
  * A database whose checkpoint copies pages a few apart: TU_GAP_KEYS keys
- * "g%05u" in tree "g", four to a leaf (values of TU_GAP_VLEN bytes stay
- * in their leaf: a page takes cells of up to a quarter of it).  Round 0 puts every key; each later
- * round rewrites the keys of every other leaf, so its copies of those
- * leaves take the pages the round before freed, between the leaves left
- * alone.  tu_gap_put is an en_write_sync body (arg: the unsigned round);
+ * "g%05u" in tree "g", TU_GAP_PER_LEAF to a leaf (values of TU_GAP_VLEN
+ * bytes stay in their leaf: a page takes cells of up to a quarter of
+ * it).  Round 0 puts every key; each later round rewrites the keys of
+ * every other leaf, so its copies of those leaves take the pages the
+ * round before freed, between the leaves left alone.  tu_gap_put is an en_write_sync body (arg: the unsigned round);
  * tu_gap_round is the round of key k's value after `rounds` rounds.
  * tu_gap_check reads every key: 0 if each holds its value, else the first
  * failing en_get's status or -1 for a wrong value, with *bad the key.

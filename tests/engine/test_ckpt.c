@@ -256,6 +256,7 @@ static en_db *gap_db(testvfs *t) {
     }
     return db;
 }
+
 /* The checkpoint writes the pages between the ones it copies, when few,
  * again as they are, so that one write covers a stretch of the file; and
  * a power loss while it writes them loses nothing, the leaves it read
