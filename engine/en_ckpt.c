@@ -130,12 +130,11 @@ static int copy_frames(en_db *db, uint64_t max_frame) {
     uint32_t P = db->page_size;
     wal_ckpt *it;
     ckpt_run r = {.max = CKPT_RUN_BYTES > P ? (uint32_t)(CKPT_RUN_BYTES / P) : 1};
-    uint64_t file_bytes = 0;
-    int rc = os_size(db->file, &file_bytes);
+    /* the pages a gap may take: the file only grows, so what it held at
+     * its last extension it holds now */
+    uint32_t file_pages = atomic_load_explicit(&db->file_pages, memory_order_relaxed);
+    int rc = wal_checkpoint_begin(db->wal, max_frame, &it);
     if (rc)
-        return en_fail(rc, "checkpoint: the main file's size: %s", os_file_error(db->file));
-    uint32_t file_pages = (uint32_t)(file_bytes / P); /* the pages a gap may take */
-    if ((rc = wal_checkpoint_begin(db->wal, max_frame, &it)) != 0)
         return en_fail(rc, "starting a checkpoint");
     if (posix_memalign((void **)&r.buf, 64, (size_t)r.max * P) != 0 ||
         !(r.gap = malloc(r.max))) {

@@ -105,8 +105,6 @@ static void record(en_flusher *f, int rc, uint32_t pgno) {
  */
 #define FLUSH_SPIN_NS 300000u
 
-static uint64_t spin_ns(void) { return en_cpu_count() > 1 ? FLUSH_SPIN_NS : 0; }
-
 static void *flush_main(void *arg) {
     en_flusher *f = arg;
     pthread_mutex_lock(&f->lock);
@@ -114,7 +112,7 @@ static void *flush_main(void *arg) {
         if (f->tail == f->head && !f->stop) {
             uint64_t want = f->tail + 1;
             pthread_mutex_unlock(&f->lock);
-            en_spin_until(&f->head_seen, want, spin_ns());
+            en_spin_until(&f->head_seen, want, FLUSH_SPIN_NS);
             pthread_mutex_lock(&f->lock);
         }
         while (f->tail == f->head && !f->stop) {
@@ -177,7 +175,7 @@ uint8_t *en_flush_slot(en_db *db, int *rc) {
     if (f->head - f->tail == EN_FLUSH_SLOTS && f->started) {
         uint64_t want = f->head - EN_FLUSH_SLOTS + 1;
         pthread_mutex_unlock(&f->lock);
-        en_spin_until(&f->tail_seen, want, spin_ns());
+        en_spin_until(&f->tail_seen, want, FLUSH_SPIN_NS);
         pthread_mutex_lock(&f->lock);
     }
     while (f->head - f->tail == EN_FLUSH_SLOTS)

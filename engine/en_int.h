@@ -490,7 +490,8 @@ void en_flush_free(en_flusher *f);
 int en_cpu_count(void);
 uint64_t en_mono_ns(void);
 /* Polls *v (relaxed: a hint, read again under its lock after) for up to ns
- * nanoseconds until it reaches want; 1 if it did, 0 at once for ns 0. */
+ * nanoseconds until it reaches want; 1 if it did, 0 at once for ns 0 or
+ * on one processor. */
 int en_spin_until(atomic_uint_fast64_t *v, uint64_t want, uint64_t ns);
 int en_read_page(en_db *db, uint64_t max_frame, uint32_t pgno, unsigned mask,
                  uint8_t *buf, void *rctx);

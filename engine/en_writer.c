@@ -268,7 +268,7 @@ uint64_t en_mono_ns(void) {
 }
 
 int en_spin_until(atomic_uint_fast64_t *v, uint64_t want, uint64_t ns) {
-    if (ns == 0)
+    if (ns == 0 || en_cpu_count() < 2) /* nothing to gain on one processor */
         return 0;
     uint64_t until = en_mono_ns() + ns;
     do {
