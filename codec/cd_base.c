@@ -1,12 +1,11 @@
 /*
- * cd_base.c: varints, the XXH3 checksum wrapper, the UTF-8 validator and the
- * failure path of ISLE_VERIFY.  Pure functions; uses libxxhash.
+ * cd_base.c: varints, the UTF-8 validator and the failure path of
+ * ISLE_VERIFY.  Pure functions.  The checksum is in cd_sum.c.
  */
 #include "cd_base.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <xxhash.h>
 
 _Noreturn void cd_verify_failed(const char *expr, const char *file, int line) {
     fprintf(stderr, "isle: invariant violated: %s (%s:%d)\n", expr, file, line);
@@ -47,10 +46,6 @@ size_t cd_varint_get_slow(const uint8_t *p, const uint8_t *end, uint64_t *v) {
         }
     }
     return 0;
-}
-
-uint64_t cd_hash64(const void *data, size_t len, uint64_t seed) {
-    return XXH3_64bits_withSeed(data, len, seed);
 }
 
 /* Compared against zeros with memcmp, whose vector loop is several times

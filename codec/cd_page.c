@@ -1,13 +1,11 @@
 /*
- * cd_page.c: the page header, the checksum, the slotted layout of branch
- * and leaf pages (cell allocation, removal, compaction, search), and the
- * overflow and free-list containers.  Validation of untrusted pages and the
- * meta page live in cd_page_check.c.  Pure functions over caller buffers.
+ * cd_page.c: the page header and its seal (the checksum itself is in
+ * cd_sum.c), the slotted layout of branch and leaf pages (cell allocation,
+ * removal, compaction, search), and the overflow and free-list containers.
+ * Validation of untrusted pages and the meta page live in cd_page_check.c.
+ * Pure functions over caller buffers.
  */
 #include "cd_page.h"
-
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
-#include <xxhash.h>
 
 int cd_page_size_valid(uint32_t size) {
     return size >= CD_PAGE_SIZE_MIN && size <= CD_PAGE_SIZE_MAX &&
@@ -23,17 +21,6 @@ void cd_page_init(uint8_t *page, uint32_t size, enum cd_page_type type,
     cd_put64(page + CD_PAGE_OFF_TXN, txn);
     if (type == CD_PAGE_BRANCH || type == CD_PAGE_LEAF)
         cd_put32(page + CD_PAGE_OFF_START, size);
-}
-
-uint64_t cd_page_checksum(const uint8_t *page, uint32_t size) {
-    static const uint8_t zero[8];
-    XXH3_state_t st;
-    XXH3_INITSTATE(&st);
-    XXH3_64bits_reset_withSeed(&st, cd_page_pgno(page));
-    XXH3_64bits_update(&st, page, CD_PAGE_OFF_CHECKSUM);
-    XXH3_64bits_update(&st, zero, sizeof zero);
-    XXH3_64bits_update(&st, page + CD_PAGE_HDR_SIZE, size - CD_PAGE_HDR_SIZE);
-    return XXH3_64bits_digest(&st);
 }
 
 void cd_page_seal(uint8_t *page, uint32_t size) {
