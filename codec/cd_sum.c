@@ -60,14 +60,30 @@ uint64_t SUM_NAME(cd_page_checksum)(const uint8_t *page, uint32_t size) {
 
 #if !defined(CD_SUM_VARIANT_AVX2)
 /*
- * The processor's AVX2, asked once per call: __builtin_cpu_supports reads
- * a word libgcc fills in before main (it also checks that the operating
- * system saves the 256-bit registers).  Inputs of up to 240 bytes take
- * XXH3's scalar paths in either variant, so they skip the question.
+ * The processor's AVX2, asked once: __builtin_cpu_init is called first
+ * so the answer holds even in a program's constructors, before libgcc
+ * has filled in its own (it also checks that the operating system saves
+ * the 256-bit registers).  Inputs of up to 240 bytes take XXH3's scalar
+ * paths in either variant, so they skip the question.
  */
+#if defined(CD_SUM_HAVE_AVX2)
+#include <stdatomic.h>
+static atomic_int avx2_known; /* 0: not asked yet, 1: no, 2: yes */
+
+static int have_avx2(void) {
+    int k = atomic_load_explicit(&avx2_known, memory_order_relaxed);
+    if (k == 0) {
+        __builtin_cpu_init();
+        k = __builtin_cpu_supports("avx2") ? 2 : 1;
+        atomic_store_explicit(&avx2_known, k, memory_order_relaxed);
+    }
+    return k == 2;
+}
+#endif
+
 static int use_avx2(size_t len) {
 #if defined(CD_SUM_HAVE_AVX2)
-    return len > 240 && __builtin_cpu_supports("avx2");
+    return len > 240 && have_avx2();
 #else
     (void)len;
     return 0;
