@@ -25,7 +25,8 @@ void cd_page_init(uint8_t *page, uint32_t size, enum cd_page_type type,
 
 /* The field zeroed first, the page's checksum is XXH3 of the page as it
  * lies: one pass, without the streaming state cd_page_checksum needs to
- * skip the field of a page it may not write (a third faster a 4 KiB page). */
+ * skip the field of a page it may not write (a fifth less time over a
+ * 4 KiB page). */
 void cd_page_seal(uint8_t *page, uint32_t size) {
     cd_put64(page + CD_PAGE_OFF_CHECKSUM, 0);
     cd_put64(page + CD_PAGE_OFF_CHECKSUM, cd_hash64(page, size, cd_page_pgno(page)));
