@@ -484,6 +484,11 @@ void en_flush_submit(en_db *db, uint32_t pgno, uint32_t n, uint64_t txn, uint64_
                      uint64_t wb_len);
 int en_flush_wait(en_db *db, int report);
 void en_flush_free(en_flusher *f);
+/* Since the database opened: how often the write-behind thread moved
+ * itself off the writer's processor, how many runs it still wrote on that
+ * processor, and its system thread id (for the tests; 0, 0 and -1 before
+ * the first large load). */
+void en_flush_stats(en_db *db, uint64_t *steers, uint64_t *shared, long *tid);
 /* en_writer.c: the processors this process may run on (os_cpu_count,
  * counted at the first call), and CLOCK_MONOTONIC in nanoseconds, for the
  * threads that spin before they sleep: with one processor none spins. */

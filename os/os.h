@@ -120,6 +120,32 @@ static inline void os_cpu_relax(void) {
  * container, must not spin as if it had them all), else those online. */
 int os_cpu_count(void);
 
+/*
+ * Keeping apart two threads that feed each other.  On a machine of few
+ * cores the scheduler may wake a thread on the core of the thread that
+ * woke it and keep both there, taking turns, while another core idles;
+ * the write-behind thread (engine/en_flush.c) then moves itself off the
+ * writer's core.  Where the system has no affinity (not Linux), these do
+ * nothing: os_cpu_current is -1 and the others fail.
+ */
+typedef struct os_cpuset {
+    int valid;                      /* os_cpuset_get succeeded */
+    unsigned char bits[128];        /* a bit per processor, 0 to 1023 */
+} os_cpuset;
+
+/* The processor the calling thread runs on now, or -1. */
+int os_cpu_current(void);
+/* The calling thread's id as the system knows it (Linux: gettid), or -1. */
+long os_thread_id(void);
+/* The calling thread's affinity; 0, or -1 (s->valid stays 0). */
+int os_cpuset_get(os_cpuset *s);
+/* Restricts the calling thread to s without processor cpu, which moves it
+ * off cpu at once; 0, or -1 when s leaves no other processor or the
+ * system refuses (nothing changed). */
+int os_cpuset_avoid(const os_cpuset *s, int cpu);
+/* Gives the calling thread affinity s again; 0 or -1. */
+int os_cpuset_set(const os_cpuset *s);
+
 /* The POSIX vfs: a process-wide table, never freed. */
 os_vfs *os_vfs_default(void);
 

@@ -366,4 +366,77 @@ int os_cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
+#if defined(__linux__)
+_Static_assert(sizeof(((os_cpuset *)0)->bits) * 8 >= CPU_SETSIZE, "os_cpuset holds a cpu_set_t");
+
+static void to_cpu_set(const os_cpuset *s, cpu_set_t *set) {
+    CPU_ZERO(set);
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (s->bits[i / 8] & (1u << (i % 8)))
+            CPU_SET(i, set);
+}
+#endif
+
+int os_cpu_current(void) {
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
+long os_thread_id(void) {
+#if defined(__linux__)
+    return (long)gettid();
+#else
+    return -1;
+#endif
+}
+
+int os_cpuset_get(os_cpuset *s) {
+    memset(s, 0, sizeof *s);
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &set))
+            s->bits[i / 8] |= (unsigned char)(1u << (i % 8));
+    s->valid = 1;
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+int os_cpuset_avoid(const os_cpuset *s, int cpu) {
+#if defined(__linux__)
+    if (!s->valid || cpu < 0 || cpu >= CPU_SETSIZE)
+        return -1;
+    cpu_set_t set;
+    to_cpu_set(s, &set);
+    CPU_CLR(cpu, &set);
+    if (CPU_COUNT(&set) == 0)
+        return -1;
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -1;
+#else
+    (void)s;
+    (void)cpu;
+    return -1;
+#endif
+}
+
+int os_cpuset_set(const os_cpuset *s) {
+#if defined(__linux__)
+    if (!s->valid)
+        return -1;
+    cpu_set_t set;
+    to_cpu_set(s, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -1;
+#else
+    (void)s;
+    return -1;
+#endif
+}
+
 os_vfs *os_vfs_default(void) { return &posix_vfs; }

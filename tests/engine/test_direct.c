@@ -7,9 +7,13 @@
  * loses nothing), change nothing when it rolls back or a write fails, and
  * read back and rewrite the pages it wrote out while it runs.
  */
+#define _GNU_SOURCE 1 /* sched_setaffinity */
+
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "en.h"
 #include "en_int.h" /* EN_WRITEBACK_BYTES */
@@ -307,6 +311,63 @@ Test(direct, a_failed_write_behind_fails_its_load_alone) {
     expect(db, 1000, LOAD_KEYS, 3);
     cr_assert_eq(en_close(db), 0);
     testvfs_free(t);
+}
+
+/* The thread writing behind moves itself off the writer's processor when
+ * it finds itself there (en_flush.c), and takes its whole affinity back
+ * once the load is over.  Here both are held to one processor, the writer
+ * by a job of its own and the thread from outside: every run of the
+ * second load must still be written elsewhere. */
+#if defined(__linux__)
+static int pin_job(en_txn *txn, void *arg) {
+    (void)txn;
+    const cpu_set_t *one = arg;
+    return sched_setaffinity(0, sizeof *one, one) == 0 ? 0 : CD_EIO;
+}
+#endif
+
+Test(direct, the_thread_writing_behind_moves_off_the_writers_processor) {
+#if defined(__linux__)
+    if (os_cpu_count() < 2)
+        cr_skip_test("one processor: nowhere to move");
+    cpu_set_t all, one, now;
+    cr_assert_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    testvfs *t = testvfs_new(13);
+    en_db *db = open_cache(t, BIG_CACHE);
+    job first = {.from = 0, .n = LOAD_KEYS, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &first), 0, "%s", en_errmsg());
+    uint64_t steers0, shared0, steers, shared;
+    long tid;
+    en_flush_stats(db, &steers0, &shared0, &tid);
+    cr_assert_gt(tid, 0, "no thread wrote behind");
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &all))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    cr_assert_eq(en_write_sync(db, pin_job, &one), 0, "%s", en_errmsg());
+    cr_assert_eq(sched_setaffinity((pid_t)tid, sizeof one, &one), 0);
+    job second = {.from = LOAD_KEYS, .n = LOAD_KEYS, .stride = 1, .ver = 1};
+    cr_assert_eq(en_write_sync(db, run_job, &second), 0, "%s", en_errmsg());
+    en_flush_stats(db, &steers, &shared, &tid);
+    cr_assert_gt(steers, steers0, "the thread never moved off processor %d", cpu);
+    cr_assert_eq(shared, shared0, "%llu runs written on the writer's processor",
+                 (unsigned long long)(shared - shared0));
+    /* Idle, it takes back the affinity it started with (the opener's). */
+    int back = 0;
+    for (int i = 0; i < 2000 && !back; i++) {
+        cr_assert_eq(sched_getaffinity((pid_t)tid, sizeof now, &now), 0);
+        back = CPU_EQUAL(&now, &all);
+        if (!back)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    cr_assert(back, "the thread kept %d of the processors", CPU_COUNT(&now));
+    expect(db, 0, 2 * LOAD_KEYS, 1);
+    cr_assert_eq(en_close(db), 0);
+    testvfs_free(t);
+#else
+    cr_skip_test("no processor affinity here");
+#endif
 }
 
 /* A load through en_put_run (many puts to a visit of the last leaf): a

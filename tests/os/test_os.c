@@ -3,8 +3,9 @@
  * read / write / size / truncate / sync round trip, short reads at the end
  * of a file, the exclusive lock against a second open in this process and
  * in a forked child, its release on close, and the errno mapping (with
- * real ENOSPC from /dev/full and EBADF from a read-only descriptor), and
- * the processor count that decides whether threads spin.
+ * real ENOSPC from /dev/full and EBADF from a read-only descriptor), the
+ * processor count that decides whether threads spin, and moving a thread
+ * off a processor.
  */
 #define _GNU_SOURCE 1 /* mkdtemp, sched_getaffinity */
 
@@ -195,5 +196,48 @@ Test(os, cpu_count_follows_affinity) {
     cr_assert_eq(n, 1);
 #else
     cr_assert_geq(os_cpu_count(), 1);
+#endif
+}
+
+/* os_cpuset_avoid moves the calling thread off a processor at once and
+ * keeps it within the set it was given; os_cpuset_set gives the whole set
+ * back.  A set with no other processor is refused and changes nothing. */
+Test(os, a_thread_moves_off_a_processor_and_back) {
+#if defined(__linux__)
+    os_cpuset all;
+    cr_assert_eq(os_cpuset_get(&all), 0);
+    cr_assert(all.valid);
+    if (os_cpu_count() < 2)
+        cr_skip_test("one processor: nowhere to move");
+    int here = os_cpu_current();
+    cr_assert_geq(here, 0);
+    cr_assert_eq(os_cpuset_avoid(&all, here), 0);
+    cr_assert_neq(os_cpu_current(), here, "still on processor %d", here);
+    cpu_set_t now;
+    cr_assert_eq(sched_getaffinity(0, sizeof now, &now), 0);
+    cr_assert(!CPU_ISSET(here, &now));
+    cr_assert_eq(CPU_COUNT(&now), os_cpu_count());
+    cr_assert_eq(os_cpuset_set(&all), 0);
+    os_cpuset back;
+    cr_assert_eq(os_cpuset_get(&back), 0);
+    cr_assert_eq(memcmp(back.bits, all.bits, sizeof all.bits), 0);
+    /* Held to one processor, there is nowhere else to go. */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(os_cpu_current(), &one);
+    cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    os_cpuset single;
+    cr_assert_eq(os_cpuset_get(&single), 0);
+    int only = os_cpu_current();
+    cr_assert_eq(os_cpuset_avoid(&single, only), -1);
+    cr_assert_eq(os_cpu_current(), only);
+    cr_assert_eq(os_cpuset_avoid(&single, -1), -1);
+    cr_assert_eq(os_cpuset_set(&all), 0);
+    os_cpuset none = {0};
+    cr_assert_eq(os_cpuset_set(&none), -1, "a set never read is refused");
+#else
+    os_cpuset s;
+    cr_assert_eq(os_cpuset_get(&s), -1);
+    cr_assert_eq(os_cpu_current(), -1);
 #endif
 }
