@@ -107,7 +107,11 @@ ISLE_API const char *isle_errmsg(void);
  * When the process may run on more than one core (its affinity mask),
  * these threads and a caller waiting for its own write poll for up to a
  * few hundred microseconds before they sleep, since a wake-up costs tens
- * of microseconds; on one core none polls.
+ * of microseconds; on one core none polls.  Threads inherit the affinity
+ * of the thread that starts them (the writer: the one calling isle_open).
+ * While a load runs, the thread writing behind, if it finds itself on the
+ * writer's core, narrows its own affinity to the other cores it was
+ * allowed (Linux), and takes the whole of it back before it sleeps.
  */
 typedef struct isle_db isle_db;
 typedef struct isle_txn isle_txn;
