@@ -62,7 +62,7 @@ struct en_flusher {
      * hints: what they promise is read again under lock */
     atomic_uint_fast64_t head_seen, tail_seen;
     int idle; /* the thread waits on work: a submit must signal */
-    /* Off the writer's core (see flush_main): the processor the last
+    /* Off the writer's core (steer_off_writer): the processor the last
      * submit ran on (-1: none yet), the thread's own affinity when it
      * started, and whether it has moved itself since it last slept.
      * shared counts the runs the thread still wrote on the writer's
