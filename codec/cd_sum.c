@@ -19,6 +19,8 @@
  * the portable checksum measured 2.3 times slower after one AVX2 call.
  */
 #if !defined(CD_SUM_VARIANT_AVX2)
+#include <stdatomic.h>
+
 #include "cd_base.h"
 #include "cd_page.h"
 #include "cd_sum.h"
@@ -67,7 +69,6 @@ uint64_t SUM_NAME(cd_page_checksum)(const uint8_t *page, uint32_t size) {
  * paths in either variant, so they skip the question.
  */
 #if defined(CD_SUM_HAVE_AVX2)
-#include <stdatomic.h>
 static atomic_int avx2_known; /* 0: not asked yet, 1: no, 2: yes */
 
 static int have_avx2(void) {
